@@ -1,0 +1,89 @@
+import os
+
+from mptest import eq
+from station.device_model import DeviceModel
+from station.store import Store
+
+HEAP = "48K"
+_ROOT = "/tmp/mpt_dm"
+
+
+def _store():
+    os.system("rm -rf " + _ROOT)  # the Unix port has os.system; tests run on the host only
+    return Store(_ROOT)
+
+
+def _item(c, v, inst=None, val=None, evse=None):
+    comp = {"name": c}
+    if evse is not None:
+        comp["evse"] = {"id": evse}
+    var = {"name": v}
+    if inst:
+        var["instance"] = inst
+    it = {"component": comp, "variable": var}
+    if val is not None:
+        it["attributeValue"] = val
+    return it
+
+
+def test_defaults_from_spec_digest():
+    dm = DeviceModel()
+    eq(dm.get("AlignedDataCtrlr", "Measurands"), "Energy.Active.Import.Register,Power.Active.Import")
+    eq(dm.get("OCPPCommCtrlr", "MessageTimeout"), 30)  # instance "Default" found without naming it
+    eq(dm.get("OCPPCommCtrlr", "MessageAttempts", "TransactionEvent"), 3)
+    eq(dm.get("SampledDataCtrlr", "TxUpdatedInterval"), 60)
+    eq(dm.get("ISO15118Ctrlr", "V2GCertificateInstallationEnabled"), False)
+
+
+def test_get_variables_statuses():
+    dm = DeviceModel(initial={"SecurityCtrlr.BasicAuthPassword": "0123456789abcdef"})
+    r = dm.get_variables({"getVariableData": [
+        _item("AlignedDataCtrlr", "Interval"),
+        _item("NoSuchCtrlr", "Interval"),
+        _item("AlignedDataCtrlr", "NoSuchVar"),
+        _item("SecurityCtrlr", "BasicAuthPassword"),
+        dict(_item("AlignedDataCtrlr", "Interval"), attributeType="MaxSet"),
+        _item("OCPPCommCtrlr", "MessageTimeout", "Default"),
+        _item("AlignedDataCtrlr", "Interval", evse=3),
+    ]})["getVariableResult"]
+    eq([x["attributeStatus"] for x in r], ["Accepted", "UnknownComponent", "UnknownVariable", "Rejected",
+                                          "NotSupportedAttributeType", "Accepted", "UnknownComponent"])
+    eq(r[0]["attributeValue"], "900")
+    assert "attributeValue" not in r[3]  # a write-only password is never read back
+    eq(r[5]["attributeValue"], "30")
+
+
+def test_set_variables_checks_and_persists():
+    st = _store()
+    dm = DeviceModel(st, measurable=("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import"))
+    seen = []
+    dm.watch(lambda c, v, x: seen.append((c, v, x)))
+    r = dm.set_variables({"setVariableData": [
+        _item("AlignedDataCtrlr", "Measurands", val="Current.Import"),
+        _item("AlignedDataCtrlr", "Interval", val="-5"),
+        _item("AlignedDataCtrlr", "Interval", val="ten"),
+        _item("SampledDataCtrlr", "TxUpdatedMeasurands", val="Voltage"),
+        _item("SecurityCtrlr", "SecurityProfile", val="2"),
+        _item("ISO15118Ctrlr", "V2GCertificateInstallationEnabled", val="yes"),
+        _item("ISO15118Ctrlr", "V2GCertificateInstallationEnabled", val="true"),
+        _item("TxCtrlr", "TxStartPoint", val="Authorized"),
+        _item("Nope", "X", val="1"),
+    ]})["setVariableResult"]
+    eq([x["attributeStatus"] for x in r], ["Accepted", "Rejected", "Rejected", "Rejected", "Rejected",
+                                          "Rejected", "Accepted", "Rejected", "UnknownComponent"])
+    eq(r[3]["attributeStatusInfo"]["reasonCode"], "UnsupportedMeasurand")
+    eq(r[4]["attributeStatusInfo"]["reasonCode"], "ReadOnly")
+    eq(dm.measurands("AlignedDataCtrlr", "Measurands"), ["Current.Import"])
+    eq(seen, [("AlignedDataCtrlr", "Measurands", "Current.Import"),
+              ("ISO15118Ctrlr", "V2GCertificateInstallationEnabled", True)])
+    # after a reboot the changed values are still there, the others are defaults
+    dm2 = DeviceModel(Store(_ROOT))
+    eq(dm2.get("AlignedDataCtrlr", "Measurands"), "Current.Import")
+    eq(dm2.get("ISO15118Ctrlr", "V2GCertificateInstallationEnabled"), True)
+    eq(dm2.get("AlignedDataCtrlr", "Interval"), 900)
+
+
+def test_corrupt_file_falls_back_to_defaults():
+    st = _store()
+    st.write("dm.json", b"{not json")
+    eq(DeviceModel(st).get("AlignedDataCtrlr", "Interval"), 900)
