@@ -36,6 +36,7 @@ _DEFS = (
     ("AlignedDataCtrlr", "Interval", None, "i", 900, 0, (0, 86400)),
     ("SampledDataCtrlr", "TxUpdatedMeasurands", None, "m", _MEAS_DEFAULT, 0, None),
     ("SampledDataCtrlr", "TxUpdatedInterval", None, "i", 60, 0, (0, 86400)),
+    ("SampledDataCtrlr", "TxStartedMeasurands", None, "m", "Energy.Active.Import.Register", 0, None),
     ("SampledDataCtrlr", "TxEndedMeasurands", None, "m", "Energy.Active.Import.Register", 0, None),
     ("TxCtrlr", "TxStartPoint", None, "o", "EVConnected", 0, ("EVConnected", "PowerPathClosed", "EnergyTransfer")),
     ("TxCtrlr", "TxStopPoint", None, "o", "EVConnected", 0, ("EVConnected", "PowerPathClosed", "EnergyTransfer")),

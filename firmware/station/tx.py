@@ -1,0 +1,138 @@
+# Transactions (E block): start/stop from connector events per TxCtrlr.TxStartPoint/TxStopPoint,
+# seqNo per transaction, Started/Updated/Ended, periodic meter values, recovery after a power cut.
+# Every event goes to the on-flash queue (txq) first; the outbox drains that queue in order.
+import json
+import os
+import time
+
+import clock
+import log
+
+_TAG = "tx"
+
+
+def _new_id():
+    # 32 hex chars from the hardware RNG: unique without a counter that would have to survive reboots.
+    return "".join("%02x" % b for b in os.urandom(16))
+
+
+class Transactions:
+    def __init__(self, store, txq, dm, sample, online, wake):
+        # sample(evse_id, measurands, context) -> [sampledValue, ...] or None when no fresh reading.
+        # online() -> True when events go straight to the CSMS; wake() tells the sender there is work.
+        self._st = store
+        self.q = txq
+        self._dm = dm
+        self._sample = sample
+        self._online = online
+        self._wake = wake
+        self._tx = {}  # evse_id -> {"id", "seq", "cs", "conn", "t" (ticks_ms of the last periodic Updated)}
+
+    def _file(self, evse_id):
+        return "tx%d" % evse_id
+
+    def running(self, evse_id=None):
+        """The running transaction of one EVSE, or a list of (evse_id, tx) for all of them."""
+        if evse_id is not None:
+            return self._tx.get(evse_id)
+        return sorted(self._tx.items())
+
+    def recover(self, evse_ids):
+        """After a (re)boot: a transaction found on flash was cut by a power loss; end it."""
+        for e in evse_ids:
+            raw = self._st.read(self._file(e))
+            if not raw:
+                continue
+            try:
+                tx = json.loads(raw)
+            except ValueError:
+                log.error(_TAG, "evse %d: unreadable transaction state dropped", e)
+                self._st.remove(self._file(e))
+                continue
+            # An event may have reached the queue before the state file: never reuse its seqNo.
+            tx["seq"] = max(tx["seq"], self.q.max_seq(tx["id"]) + 1)
+            self._tx[e] = tx
+            log.warn(_TAG, "evse %d: transaction %s interrupted by power loss, ending it", e, tx["id"])
+            self._end(e, "AbnormalCondition", "PowerLoss")
+
+    def _event(self, evse_id, tx, kind, reason, cs=None, context=None, measurands=None, stopped=None):
+        info = {"transactionId": tx["id"], "chargingState": cs or tx["cs"]}
+        if stopped:
+            info["stoppedReason"] = stopped
+        p = {
+            "eventType": kind,
+            "timestamp": clock.rfc3339(),
+            "triggerReason": reason,
+            "seqNo": tx["seq"],
+            "transactionInfo": info,
+        }
+        if kind == "Started" or reason == "Trigger":
+            p["evse"] = {"id": evse_id, "connectorId": tx["conn"]}
+        if measurands:
+            sv = self._sample(evse_id, measurands, context)
+            if sv:
+                p["meterValue"] = [{"timestamp": p["timestamp"], "sampledValue": sv}]
+            else:  # never invent values: the event goes without them
+                log.warn(_TAG, "evse %d: no fresh meter reading for %s", evse_id, kind)
+        if not self._online():
+            p["offline"] = True
+        tx["seq"] += 1
+        self.q.push(p)
+        if kind == "Ended":
+            self._st.remove(self._file(evse_id))
+        else:
+            self._st.write(self._file(evse_id), json.dumps(tx))
+        self._wake()
+        return p
+
+    def _meas(self, var):
+        return self._dm.measurands("SampledDataCtrlr", var)
+
+    def _start(self, evse_id, conn, reason, cs):
+        tx = {"id": _new_id(), "seq": 0, "cs": cs, "conn": conn, "t": None}
+        self._tx[evse_id] = tx
+        log.info(_TAG, "evse %d: transaction %s started (%s)", evse_id, tx["id"], reason)
+        self._event(evse_id, tx, "Started", reason, cs, "Transaction.Begin", self._meas("TxStartedMeasurands"))
+
+    def _end(self, evse_id, reason, stopped):
+        tx = self._tx.pop(evse_id)
+        self._event(evse_id, tx, "Ended", reason, None, "Transaction.End", self._meas("TxEndedMeasurands"), stopped)
+        log.info(_TAG, "evse %d: transaction %s ended (%s)", evse_id, tx["id"], stopped)
+
+    def on_connector(self, evse_id, conn, plugged, charging):
+        """Debounced connector state changed (from hw.inputs via the station)."""
+        start = self._dm.get("TxCtrlr", "TxStartPoint")
+        stop = self._dm.get("TxCtrlr", "TxStopPoint")
+        tx = self._tx.get(evse_id)
+        if tx is None:
+            if plugged and (start == "EVConnected" or charging):
+                reason = "CablePluggedIn" if start == "EVConnected" else "ChargingStateChanged"
+                self._start(evse_id, conn, reason, "Charging" if charging else "EVConnected")
+            return
+        if not plugged:
+            self._end(evse_id, "EVCommunicationLost", "EVDisconnected")
+            return
+        if not charging and stop != "EVConnected":
+            self._end(evse_id, "ChargingStateChanged", "StoppedByEV")
+            return
+        cs = "Charging" if charging else ("SuspendedEV" if tx["cs"] == "Charging" else tx["cs"])
+        if cs != tx["cs"]:
+            tx["cs"] = cs
+            self._event(evse_id, tx, "Updated", "ChargingStateChanged", cs)
+
+    def trigger(self, evse_id):
+        """TriggerMessage(TransactionEvent): Updated, triggerReason Trigger, through the same queue."""
+        tx = self._tx[evse_id]
+        return self._event(evse_id, tx, "Updated", "Trigger", None, "Trigger", self._meas("TxUpdatedMeasurands"))
+
+    def tick(self, now_ms):
+        """Called about once a second: periodic Updated events per SampledDataCtrlr.TxUpdatedInterval."""
+        iv = self._dm.get("SampledDataCtrlr", "TxUpdatedInterval") * 1000
+        if not iv:
+            return
+        for e, tx in self.running():
+            if tx["t"] is None or time.ticks_diff(now_ms, tx["t"]) >= iv:
+                if tx["t"] is not None:  # the first tick only starts the period
+                    self._event(e, tx, "Updated", "MeterValuePeriodic", None, "Sample.Periodic",
+                                self._meas("TxUpdatedMeasurands"))
+                tx["t"] = now_ms

@@ -1,0 +1,140 @@
+import os
+
+from mptest import eq
+from station.device_model import DeviceModel
+from station.store import Store
+from station.tx import Transactions
+from station.txq import TxQueue
+
+HEAP = "64K"
+_ROOT = "/tmp/mpt_tx"
+
+
+class Bench:
+    # The station around Transactions: a meter that may be down, a link that may be offline.
+    def __init__(self, fresh=True):
+        if fresh:
+            os.system("rm -rf " + _ROOT)  # the Unix port has os.system; tests run on the host only
+        self.dm = DeviceModel()
+        self.energy = 1000
+        self.meter_ok = True
+        self.is_online = True
+        self.wakes = 0
+        self.q = TxQueue(Store(_ROOT + "/q"))
+        self.tx = Transactions(Store(_ROOT), self.q, self.dm, self.sample, lambda: self.is_online, self.wake)
+
+    def wake(self):
+        self.wakes += 1
+
+    def sample(self, evse_id, measurands, context):
+        if not self.meter_ok:
+            return None
+        return [{"value": self.energy, "measurand": m, "context": context} for m in measurands]
+
+    def drain(self):
+        out = []
+        while self.q.peek():
+            name, p = self.q.peek()
+            out.append(p)
+            self.q.ack(name)
+        return out
+
+
+def test_plug_charge_pause_unplug():
+    b = Bench()
+    b.tx.on_connector(1, 1, True, False)
+    b.tx.on_connector(1, 1, True, True)
+    b.energy = 1500
+    b.tx.on_connector(1, 1, True, False)
+    b.tx.on_connector(1, 1, False, False)
+    ev = b.drain()
+    eq([(e["eventType"], e["triggerReason"], e["transactionInfo"]["chargingState"], e["seqNo"]) for e in ev], [
+        ("Started", "CablePluggedIn", "EVConnected", 0),
+        ("Updated", "ChargingStateChanged", "Charging", 1),
+        ("Updated", "ChargingStateChanged", "SuspendedEV", 2),
+        ("Ended", "EVCommunicationLost", "SuspendedEV", 3),
+    ])
+    eq(len(set(e["transactionInfo"]["transactionId"] for e in ev)), 1)
+    eq(ev[0]["evse"], {"id": 1, "connectorId": 1})
+    eq(ev[0]["meterValue"][0]["sampledValue"][0]["context"], "Transaction.Begin")
+    eq(ev[3]["transactionInfo"]["stoppedReason"], "EVDisconnected")
+    eq(ev[3]["meterValue"][0]["sampledValue"][0]["value"], 1500)
+    assert "offline" not in ev[0]
+    eq(b.tx.running(1), None)
+    eq(b.wakes, 4)
+
+
+def test_trigger_uses_tx_updated_measurands_and_next_seq():
+    b = Bench()
+    b.tx.on_connector(2, 1, True, True)
+    b.dm.put("SampledDataCtrlr", "TxUpdatedMeasurands", "Current.Import")
+    p = b.tx.trigger(2)
+    eq((p["eventType"], p["triggerReason"], p["seqNo"]), ("Updated", "Trigger", 1))
+    eq(p["transactionInfo"]["chargingState"], "Charging")
+    eq(p["evse"], {"id": 2, "connectorId": 1})
+    eq([(s["measurand"], s["context"]) for s in p["meterValue"][0]["sampledValue"]], [("Current.Import", "Trigger")])
+
+
+def test_meter_down_means_no_invented_values_and_offline_flag():
+    b = Bench()
+    b.meter_ok = False
+    b.is_online = False
+    b.tx.on_connector(1, 1, True, True)
+    ev = b.drain()
+    assert "meterValue" not in ev[0]
+    eq(ev[0]["offline"], True)
+
+
+def test_periodic_updates_follow_interval():
+    b = Bench()
+    b.dm.put("SampledDataCtrlr", "TxUpdatedInterval", 10)
+    b.tx.on_connector(1, 1, True, True)
+    for t in range(0, 35000, 1000):
+        b.tx.tick(t)
+    ev = b.drain()
+    eq([e["triggerReason"] for e in ev], ["CablePluggedIn", "MeterValuePeriodic", "MeterValuePeriodic",
+                                          "MeterValuePeriodic"])
+    eq([e["seqNo"] for e in ev], [0, 1, 2, 3])
+    eq(ev[1]["meterValue"][0]["sampledValue"][0]["context"], "Sample.Periodic")
+
+
+def test_power_cut_ends_transaction_and_continues_seq():
+    b = Bench()
+    b.tx.on_connector(1, 1, True, True)
+    b.tx.on_connector(1, 1, True, False)
+    tid = b.tx.running(1)["id"]
+    # power cut: the CSMS has none of them (queue kept), a new station boots on the same flash
+    b2 = Bench(fresh=False)
+    b2.tx.recover([1, 2])
+    ev = b2.drain()
+    eq([(e["eventType"], e["seqNo"]) for e in ev], [("Started", 0), ("Updated", 1), ("Ended", 2)])
+    eq(ev[2]["transactionInfo"]["stoppedReason"], "PowerLoss")
+    eq(ev[2]["triggerReason"], "AbnormalCondition")
+    eq(ev[2]["transactionInfo"]["transactionId"], tid)
+    eq(b2.tx.running(1), None)
+    b3 = Bench(fresh=False)  # and a second reboot finds nothing left to end
+    b3.tx.recover([1, 2])
+    eq(len(b3.q), 0)
+
+
+def test_power_cut_between_queue_and_state_write_never_reuses_seq():
+    b = Bench()
+    b.tx.on_connector(1, 1, True, True)
+    saved = b.tx._st.read("tx1")  # state as it was before the next event
+    b.tx.on_connector(1, 1, True, False)
+    b.tx._st.write("tx1", saved)  # the state write of that event never happened
+    b2 = Bench(fresh=False)
+    b2.tx.recover([1])
+    eq([e["seqNo"] for e in b2.drain()], [0, 1, 2])
+
+
+def test_start_point_energy_transfer():
+    b = Bench()
+    b.dm.put("TxCtrlr", "TxStartPoint", "EnergyTransfer")
+    b.dm.put("TxCtrlr", "TxStopPoint", "EnergyTransfer")
+    b.tx.on_connector(1, 1, True, False)
+    eq(b.tx.running(1), None)
+    b.tx.on_connector(1, 1, True, True)
+    b.tx.on_connector(1, 1, True, False)
+    eq([(e["eventType"], e["triggerReason"]) for e in b.drain()],
+       [("Started", "ChargingStateChanged"), ("Ended", "ChargingStateChanged")])
