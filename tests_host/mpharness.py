@@ -94,7 +94,20 @@ class MPItem(pytest.Item):
         return self.path, 0, "mp: %s [heap %s]" % (self.name, self.heap)
 
 
+def _is_mp(path):
+    return path.suffix == ".py" and path.name.startswith("mpt_")
+
+
 def pytest_collect_file(parent, file_path):
-    if file_path.suffix == ".py" and file_path.name.startswith("mpt_"):
+    # A file named on the command line goes through the Python plugin instead (see below).
+    if _is_mp(file_path) and not parent.session.isinitpath(file_path):
         return MPFile.from_parent(parent, path=file_path)
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path, parent):
+    # `pytest tests_host/mp/mpt_x.py` must not import a MicroPython file under CPython.
+    if _is_mp(module_path):
+        return MPFile.from_parent(parent, path=module_path)
     return None

@@ -64,3 +64,9 @@ def test_sys_exit_zero_is_not_a_pass(pytester):
 def test_each_function_is_an_item(pytester):
     r = run(pytester, "def test_a():\n    pass\ndef test_b():\n    assert False\ndef helper():\n    pass\n")
     r.assert_outcomes(passed=1, failed=1)
+
+
+def test_file_named_on_command_line_runs_once_under_micropython(pytester):
+    pytester.makepyfile(mpt_named="import micropython\ndef test_one():\n    assert micropython.const(3) == 3\n")
+    r = pytester.runpytest("-p", "mpharness", "-p", "no:cacheprovider", "mpt_named.py")
+    r.assert_outcomes(passed=1)

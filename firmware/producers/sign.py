@@ -1,0 +1,34 @@
+# SignCertificate for the three certificate triggers. The CSR (fresh EC P-256 key, built in certs/) takes
+# long on a microcontroller, so it is built after the response, yielding to the event loop as it goes.
+from producers import ACCEPTED, NOT_IMPLEMENTED, REJECTED
+
+_CS = "ChargingStationCertificate"
+_V2G = "V2GCertificate"
+
+
+def prepare(st, kind, evse):
+    v2g_on = st.dm.get("ISO15118Ctrlr", "V2GCertificateInstallationEnabled")
+    if kind == "SignCombinedCertificate" and not v2g_on:
+        return NOT_IMPLEMENTED, None, None  # TC_F_27: combined needs ISO 15118 support
+    if kind == "SignV2GCertificate":
+        if not v2g_on:
+            return REJECTED, "V2GDisabled", None
+        ctype, cn = _V2G, st.dm.get("ISO15118Ctrlr", "SeccId")
+    else:
+        ctype, cn = (_CS if kind == "SignChargingStationCertificate" else None), st.serial
+    org = st.dm.get("SecurityCtrlr", "OrganizationName")
+    if not cn or not org:
+        return REJECTED, "IdentityNotSet", None
+    ok, reason = st.keys.can_request(ctype)
+    if not ok:  # e.g. a CSR of this type still waits for its CertificateSigned
+        return REJECTED, reason, None
+
+    async def job(st):
+        pem = await st.keys.make_csr(ctype, cn, org)
+        p = {"csr": pem}
+        if ctype:  # no enum value exists for combined: certificateType is left out
+            p["certificateType"] = ctype
+        st.outbox.put("SignCertificate", p, triggered=True, key="Sign" + (ctype or "Combined"),
+                      on_result=lambda res: st.keys.answered(ctype, res))
+
+    return ACCEPTED, None, job
