@@ -1,0 +1,20 @@
+"""Station certificates in pure MicroPython: EC P-256 keys, PKCS#10 CSRs, CertificateSigned.
+
+API (kind = "ChargingStationCertificate" | "V2GCertificate" | None for combined / type omitted):
+
+    from certs.keystore import Keystore, ACCEPTED, REJECTED
+    ks = Keystore(store)                         # station.store.Store, e.g. Store(root + "/certs")
+    ok, reason = ks.can_request(kind, cn, org)   # sync: identity set, no CSR waiting -> (True, None),
+                                                 #   else (False, "MissingIdentity" | "CsrPending")
+    ks.reserve(kind)                             # when answering Accepted: refuse a second trigger meanwhile
+    pem = await ks.make_csr(kind, cn, org)       # new key (on flash before return) + CSR PEM, marks pending;
+                                                 #   yields to the event loop every `ks.every` bits
+    status, reason = ks.install(kind, chain_pem) # CertificateSigned: ("Accepted", None) or ("Rejected",
+                                                 #   "InvalidCertificate" | "KeyMismatch" | "NoPendingRequest"
+                                                 #   | "UnknownType"); never raises on bad input
+    ks.pending(kind), ks.cancel(kind)            # the waiting request (dict, "t" = Unix time) / drop it
+    ks.installed(kind)                           # (chain PEM, SEC1 DER private key) for TLS, or None
+
+Lower layers: certs.p256 (curve, ECDSA-SHA256 with RFC 6979 nonces, as generators that yield per bit),
+certs.der (DER encoder + bounds-checked reader), certs.csr (PKCS#10 build, PEM in/out).
+"""

@@ -1,0 +1,162 @@
+# Station key pairs and certificates on flash, one slot per certificate type:
+#   <slot>.pend  the key of the CSR sent last, waiting for its CertificateSigned (never leaves the station)
+#   <slot>.crt   the installed certificate chain with its key
+# Each file is one JSON object written atomically by station.store, so a power cut leaves a whole file.
+# The private key of an installed certificate stays until a new certificate replaces it: the station
+# keeps using the old one while a renewal is pending.
+import json
+
+import asyncio
+import clock
+import log
+from certs import csr, der, p256
+
+CS = "ChargingStationCertificate"
+V2G = "V2GCertificate"
+ACCEPTED = "Accepted"
+REJECTED = "Rejected"
+_SLOTS = {CS: "cs", V2G: "v2g", None: "comb"}  # None: SignCombinedCertificate / type omitted
+_MAX_CHAIN = 10000  # CertificateSignedRequest.certificateChain maxLength
+
+
+def _slot(kind):
+    s = _SLOTS.get(kind)
+    if s is None:
+        raise ValueError("unknown certificate type %r" % (kind,))
+    return s
+
+
+def _h(n):
+    return "%064x" % n
+
+
+class Keystore:
+    def __init__(self, store, every=8):
+        self.store = store
+        self.every = every  # scalar-multiplication bits between event-loop yields
+        self._busy = set()  # slots whose CSR is reserved or being built (not on flash yet)
+
+    def _load(self, name):
+        raw = self.store.read(name)
+        if raw is None:
+            return None
+        try:
+            rec = json.loads(raw)
+            rec["d"] = int(rec["d"], 16)
+            rec["x"] = int(rec["x"], 16)
+            rec["y"] = int(rec["y"], 16)
+            return rec
+        except Exception as e:  # a damaged file must not wedge certificate handling forever
+            log.warn("certs", "dropping unreadable %s: %r", name, e)
+            self.store.remove(name)
+            return None
+
+    def _save(self, name, d, pub, **kw):
+        kw["d"], kw["x"], kw["y"] = _h(d), _h(pub[0]), _h(pub[1])
+        self.store.write(name, json.dumps(kw).encode())
+
+    def pending(self, kind):
+        """The waiting request of this type: dict with "csr" (PEM) and "t" (Unix time built), or None."""
+        return self._load(_slot(kind) + ".pend")
+
+    def can_request(self, kind, cn, org, max_wait=None):
+        """(True, None) when a CSR of this type can be built now, else (False, reasonCode).
+        max_wait: seconds after which a request still unanswered no longer blocks a new one."""
+        try:
+            slot = _slot(kind)
+            csr.name(cn, org)
+        except ValueError:
+            return False, "MissingIdentity"  # unset or over-long serial / organisation / SECC id
+        if slot in self._busy:
+            return False, "CsrPending"
+        p = self.pending(kind)
+        if p is not None and (max_wait is None or clock.now() - p.get("t", 0) < max_wait):
+            return False, "CsrPending"
+        return True, None
+
+    def reserve(self, kind):
+        """Block further requests of this type until make_csr has run: call it when answering Accepted,
+        so a second trigger arriving before the CSR is built is refused."""
+        self._busy.add(_slot(kind))
+
+    def cancel(self, kind):
+        """Forget the waiting request (its key is lost: a late CertificateSigned for it is then rejected)."""
+        slot = _slot(kind)
+        self._busy.discard(slot)
+        self.store.remove(slot + ".pend")
+
+    async def _drive(self, gen):
+        r = None
+        i = 0
+        for x in gen:
+            r = x
+            i += 1
+            if i % self.every == 0:
+                await asyncio.sleep_ms(0)
+        return r
+
+    async def make_csr(self, kind, cn, org):
+        """New key pair + PKCS#10 request; returns the PEM. The key is on flash before this returns,
+        replacing any earlier waiting request of this type. ValueError for a bad kind or subject."""
+        slot = _slot(kind)
+        csr.name(cn, org)  # fail before the expensive part
+        self._busy.add(slot)
+        try:
+            t0 = clock.now()
+            d = p256.new_key()
+            pub = await self._drive(p256.public(d))
+            pem = csr.pem(await self._drive(csr.build(d, pub, cn, org)))
+            self._save(slot + ".pend", d, pub, csr=pem, t=t0)
+        finally:
+            self._busy.discard(slot)
+        log.info("certs", "CSR for %s built (CN=%s, O=%s)", kind or "combined", cn, org)
+        return pem
+
+    def install(self, kind, chain):
+        """Handle CertificateSigned: kind is its certificateType (None when omitted), chain the PEM chain,
+        leaf first. Returns (ACCEPTED, None) or (REJECTED, reasonCode). Never raises for bad input.
+        Only the leaf's public key is checked against ours; the CA chain's signatures are NOT verified
+        (no X.509 path validation on the station)."""
+        try:
+            slots = [_slot(kind)]
+        except ValueError:
+            return REJECTED, "UnknownType"
+        if kind is not None:
+            slots.append("comb")  # a combined request may come back typed
+        else:
+            slots += ["cs", "v2g"]
+        try:
+            if not isinstance(chain, str) or len(chain) > _MAX_CHAIN:
+                raise ValueError("not a chain")
+            x, y, par = der.ec_point(der.cert_spki(csr.unpem(chain)[0]))
+        except Exception as e:  # untrusted input: anything malformed is a rejection, never a crash
+            log.warn("certs", "CertificateSigned rejected: %r", e)
+            return REJECTED, "InvalidCertificate"
+        waiting = False
+        for slot in slots:
+            for name in (slot + ".pend", slot + ".crt"):  # .crt: the same certificate sent again
+                rec = self._load(name)
+                if rec is None:
+                    continue
+                waiting = waiting or name.endswith(".pend")
+                if rec["x"] == x and (rec["y"] == y if y is not None else (rec["y"] & 1) == par):
+                    self._save(slot + ".crt", rec["d"], (rec["x"], rec["y"]), chain=chain)
+                    if name.endswith(".pend"):
+                        self.store.remove(name)
+                    log.info("certs", "certificate installed in slot %s", slot)
+                    return ACCEPTED, None
+        log.warn("certs", "CertificateSigned for a key we do not hold")
+        return REJECTED, "KeyMismatch" if waiting else "NoPendingRequest"
+
+    def installed(self, kind):
+        """(chain PEM, private key as SEC1 DER for ssl) of the certificate used for this type (a combined
+        one serves both), or None."""
+        for slot in (_slot(kind), "comb"):
+            rec = self._load(slot + ".crt")
+            if rec is not None:
+                pub = der.bits(b"\x04" + p256.i2b(rec["x"]) + p256.i2b(rec["y"]))
+                key = der.seq(
+                    der.uint(1), der.tlv(0x04, p256.i2b(rec["d"])), der.tlv(0xA0, der.OID_P256), der.tlv(0xA1, pub)
+                )
+                return rec["chain"], key
+        return None
