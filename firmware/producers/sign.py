@@ -17,11 +17,11 @@ def prepare(st, kind, evse):
     else:
         ctype, cn = (_CS if kind == "SignChargingStationCertificate" else None), st.serial
     org = st.dm.get("SecurityCtrlr", "OrganizationName")
-    if not cn or not org:
-        return REJECTED, "IdentityNotSet", None
-    ok, reason = st.keys.can_request(ctype)
-    if not ok:  # e.g. a CSR of this type still waits for its CertificateSigned
+    # MissingIdentity: serial/SECC id or organisation unset; CsrPending: one still awaits CertificateSigned.
+    ok, reason = st.keys.can_request(ctype, cn, org)
+    if not ok:
         return REJECTED, reason, None
+    st.keys.reserve(ctype)  # a second trigger before the CSR is built is refused, not doubled
 
     async def job(st):
         pem = await st.keys.make_csr(ctype, cn, org)
@@ -29,6 +29,12 @@ def prepare(st, kind, evse):
         if ctype:  # no enum value exists for combined: certificateType is left out
             p["certificateType"] = ctype
         st.outbox.put("SignCertificate", p, triggered=True, key="Sign" + (ctype or "Combined"),
-                      on_result=lambda res: st.keys.answered(ctype, res))
+                      on_result=lambda res: _answered(st, ctype, res))
 
     return ACCEPTED, None, job
+
+
+def _answered(st, ctype, res):
+    # A CSMS that refuses to sign will never send CertificateSigned: do not block the next request.
+    if not res or res.get("status") != "Accepted":
+        st.keys.cancel(ctype)

@@ -4,6 +4,7 @@ import os
 
 import trigger
 from mptest import eq
+from certs.keystore import Keystore
 from station.device_model import DeviceModel
 from station.fwlog import FwState, LogState
 from station.store import Store
@@ -17,9 +18,11 @@ _ROOT = "/tmp/mpt_trigger"
 class Outbox:
     def __init__(self):
         self.items = []
+        self.results = {}
 
     def put(self, action, payload, triggered=False, key=None, on_result=None):
         self.items.append((action, payload, triggered, key))
+        self.results[key] = on_result
         return True
 
 
@@ -33,20 +36,6 @@ class Conn:
         self.boots.append(reason)
 
 
-class Keys:
-    pending = None
-
-    def can_request(self, ctype):
-        return (False, "CsrPending") if self.pending == ctype else (True, None)
-
-    async def make_csr(self, ctype, cn, org):
-        self.pending = ctype
-        return "-----BEGIN CERTIFICATE REQUEST-----\n%s/%s\n-----END CERTIFICATE REQUEST-----\n" % (cn, org)
-
-    def answered(self, ctype, res):
-        pass
-
-
 class St:
     serial = "SN-0001"
 
@@ -57,7 +46,7 @@ class St:
         self.conn = Conn()
         self.fw = FwState(Store(_ROOT))
         self.logs = LogState()
-        self.keys = Keys()
+        self.keys = Keystore(Store(_ROOT + "/certs"))
         self.meter_ok = {1: True, 2: True}
         self.status = {(1, 1): "Available", (2, 1): "Occupied"}
         self.tx = Transactions(Store(_ROOT), TxQueue(Store(_ROOT + "/q")), self.dm, self.sample,
@@ -174,17 +163,19 @@ async def test_certificate_rows():
     eq(code(await ask(st, "SignChargingStationCertificate")), ("Accepted", None))
     a, p, trig, key = st.outbox.items[-1]
     eq((a, p["certificateType"], trig), ("SignCertificate", "ChargingStationCertificate", True))
-    assert "SN-0001/Acme" in p["csr"]
+    assert p["csr"].startswith("-----BEGIN CERTIFICATE REQUEST-----")
     eq(code(await ask(st, "SignChargingStationCertificate")), ("Rejected", "CsrPending"))
+    st.outbox.results["SignChargingStationCertificate"]({"status": "Rejected"})  # the CSMS will not sign
+    eq(code(await ask(st, "SignChargingStationCertificate")), ("Accepted", None))
     st.dm.put("ISO15118Ctrlr", "V2GCertificateInstallationEnabled", True)
-    eq(code(await ask(st, "SignV2GCertificate")), ("Rejected", "IdentityNotSet"))  # no SeccId yet
+    eq(code(await ask(st, "SignV2GCertificate")), ("Rejected", "MissingIdentity"))  # no SeccId yet
     st.dm.put("ISO15118Ctrlr", "SeccId", "SECC-7")
     eq(code(await ask(st, "SignV2GCertificate")), ("Accepted", None))
     eq(code(await ask(st, "SignCombinedCertificate")), ("Accepted", None))
     assert "certificateType" not in st.outbox.items[-1][1]
     st2 = St()
     st2.dm.put("SecurityCtrlr", "OrganizationName", "")
-    eq(code(await ask(st2, "SignChargingStationCertificate")), ("Rejected", "IdentityNotSet"))
+    eq(code(await ask(st2, "SignChargingStationCertificate")), ("Rejected", "MissingIdentity"))
 
 
 async def test_publish_firmware_and_unknown_are_not_implemented():
