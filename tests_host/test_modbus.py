@@ -188,3 +188,15 @@ def test_crc_table_and_bitwise_agree_with_the_reference_frame():
     )
     rc, out = run_mp(["-c", script])
     assert rc == 0 and out.split() == ["0xcb71", "True"], out
+
+
+def test_benchmark_reports_at_most_two_transactions_per_sdm630_poll():
+    import subprocess
+
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "bench_modbus.py")],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    row = [ln for ln in p.stdout.splitlines() if ln.startswith("measured")][0].split()
+    trans, req, reply, total = map(int, row[-6:-2])
+    assert trans <= 2 and total == req + reply == 106, p.stdout
+    assert "Heap" in p.stdout
