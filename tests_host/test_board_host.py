@@ -35,7 +35,7 @@ asyncio.run(main())
 def test_bench_file_drives_the_connector_inputs(tmp_path):
     d = str(tmp_path)
     bench.set_inputs(d, 2, plug=1)  # EVSE 2 already plugged at boot: the start state, no event
-    cfg = {"dir": d, "evses": [1, 2], "reset_cause": "Watchdog", "meters": {"2": ["EM340", 7]}, "run_ms": 1500}
+    cfg = {"dir": d, "evses": [1, 2], "reset_cause": "Watchdog", "meters": {"2": ["EM340", 7]}, "run_ms": 2000}
     p = subprocess.Popen(
         [micropython(), "-X", "heapsize=64K", "-c", SCRIPT % json.dumps(cfg)],
         env=dict(os.environ, MICROPYPATH=micropypath()), cwd=ROOT,
