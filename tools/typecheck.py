@@ -11,32 +11,42 @@ Settings are in mypy.ini. Each board folder is checked in its own run: both have
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SITE = sysconfig.get_paths()["purelib"]
-SHED = os.path.join(ROOT, ".mypy_cache", "mpstubs")
+SHED_DIR = os.path.join(ROOT, ".mypy_cache")
 
 
-def _dist_entries(prefix):
+def _dist_name(prefix):
     for d in os.listdir(SITE):
-        if d.startswith(prefix) and d.endswith(".dist-info"):
-            with open(os.path.join(SITE, d, "RECORD")) as f:
-                tops = {line.split(",")[0].split("/")[0] for line in f}
-            return sorted(t for t in tops if not t.endswith((".dist-info", ".md", ".toml")))
+        if d.startswith(prefix + "-") and d.endswith(".dist-info"):
+            return d[len(prefix) + 1 : -len(".dist-info")]
     raise SystemExit("%s is not installed (make setup)" % prefix)
 
 
+def _dist_entries(prefix):
+    with open(os.path.join(SITE, "%s-%s.dist-info" % (prefix, _dist_name(prefix)), "RECORD")) as f:
+        tops = {line.split(",")[0].split("/")[0] for line in f}
+    return sorted(t for t in tops if not t.endswith((".dist-info", ".md", ".toml")))
+
+
 def build_typeshed():
-    """(Re)build the joined typeshed directory; returns its path."""
-    std = os.path.join(SHED, "stdlib")
-    os.makedirs(std, exist_ok=True)
-    for name in os.listdir(std):
-        p = os.path.join(std, name)
-        if os.path.islink(p) or name == "VERSIONS":
-            os.unlink(p)
+    """The joined typeshed directory for the installed stub versions; built once, race-free.
+
+    Other test runs may use the same work tree at the same time: build under a private name, then
+    rename into place (the loser of a race just discards its copy).
+    """
+    key = "-".join(_dist_name(p) for p in ("micropython_stdlib_stubs", "micropython_esp32_stubs"))
+    final = os.path.join(SHED_DIR, "mpstubs-" + key)
+    if os.path.exists(os.path.join(final, "stdlib", "VERSIONS")):
+        return final
+    tmp = "%s.tmp%d" % (final, os.getpid())
+    std = os.path.join(tmp, "stdlib")
+    os.makedirs(std)
     src_std = os.path.join(SITE, "stdlib")
     for name in os.listdir(src_std):
         if name != "VERSIONS":
@@ -54,10 +64,12 @@ def build_typeshed():
             lines.append("%s: 3.0-\n" % mod)
     with open(os.path.join(std, "VERSIONS"), "w") as f:
         f.write(versions.rstrip("\n") + "\n" + "".join(lines))
-    stubs = os.path.join(SHED, "stubs")
-    if not os.path.lexists(stubs):
-        os.symlink(os.path.join(SITE, "stubs"), stubs)
-    return SHED
+    os.symlink(os.path.join(SITE, "stubs"), os.path.join(tmp, "stubs"))
+    try:
+        os.rename(tmp, final)
+    except OSError:  # another run got there first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
 
 
 def _boards():

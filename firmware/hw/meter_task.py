@@ -67,11 +67,11 @@ class MeterTask:
         return None
 
     def sample(self, evse_id, wanted, context=None):
-        """OCPP sampledValue list for the wanted measurand names, or None without a fresh reading."""
+        """OCPP sampledValue list for the wanted measurand names (may be empty), None without a fresh reading."""
         v = self.reading(evse_id)
         if v is None:
             return None
-        return meters.sampled(self._meters[evse_id][0], v, wanted, context) or None
+        return meters.sampled(self._meters[evse_id][0], v, wanted, context)
 
     async def poll_once(self):
         for e in self._meters:
