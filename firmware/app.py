@@ -1,0 +1,204 @@
+# Builds the station from a board and a configuration and runs it:
+# board -> config -> storage -> device model -> hardware tasks -> OCPP connection.
+import asyncio
+import time
+
+import clock
+import log
+import trigger
+from producers import status as pstatus
+from sched import Sched
+from station.device_model import DeviceModel
+from station.fwlog import FwState, LogState
+from station.store import Store
+from station.tx import Transactions
+from station.txq import TxQueue
+
+_TAG = "app"
+
+
+class Station:
+    # What producers and handlers see (see producers/__init__.py): dm, outbox, conn, tx, fw, logs, keys,
+    # serial, evse_ids(), connector(), sample().
+    def __init__(self, board, cfg):
+        from certs.keystore import Keystore
+        from hw.inputs import Inputs
+        from ocppj.conn import Conn
+        from ocppj.rpc import Rpc
+        from station.outbox import Outbox
+
+        self.board = board
+        self.cfg = cfg
+        self.serial = cfg.get("serial", "")
+        root = board.root
+        self.store = Store(root)
+        self.meters = None
+        if board.uart is not None and board.meters:
+            from hw.meter_task import MeterTask
+            from hw.modbus import Master
+
+            master = Master(board.uart, board.baud, board.de)
+            self.meters = MeterTask(master, board.meters, cfg.get("meter_period_ms", 1000))
+        initial = dict(cfg.get("dm") or {})
+        initial.setdefault("SecurityCtrlr.Identity", cfg["id"])
+        measurable = self.meters.measurands() if self.meters else ()
+        self.dm = DeviceModel(self.store, measurable or None, initial)
+        self.inputs = Inputs(board.inputs)
+        self.fw = FwState(self.store)
+        self.logs = LogState()
+        self.keys = Keystore(Store(root + "/certs"))
+        self.rpc = Rpc(self.dm)
+        self.outbox = Outbox(self.rpc, self.dm, cfg.get("outbox_bound", 32))
+        self.txq = TxQueue(Store(root + "/txq"), cfg.get("txq_bound", 200))
+        self.outbox.add_source(self.txq)
+        self.tx = Transactions(self.store, self.txq, self.dm, self.sample, self.online, self.outbox.wake)
+        cs = {"model": cfg.get("model", "AC"), "vendorName": cfg.get("vendor", "OpenCharge")}
+        if self.serial:
+            cs["serialNumber"] = self.serial
+        if cfg.get("firmware"):
+            cs["firmwareVersion"] = cfg["firmware"]
+        self.conn = Conn(self.dm, self.rpc, self.outbox, cfg["csms"], cfg["id"], cs, board.reset_cause,
+                         ssl=self._tls(), on_accepted=self.all_status, max_size=cfg.get("max_message", 16384))
+        self._handlers()
+        self._aligned_due = None
+
+    def _tls(self):
+        ca = self.cfg.get("ca")
+        if not self.cfg["csms"].startswith("wss:"):
+            return None
+        from ocppj.ws import tls_context
+
+        with open(ca, "rb") as f:  # DER: MicroPython's tls refuses PEM here
+            cadata = f.read()
+        return tls_context(cadata)
+
+    def _handlers(self):
+        on = self.rpc.on
+        on("TriggerMessage", lambda p: trigger.handle(self, p))
+        on("GetVariables", self.dm.get_variables)
+        on("SetVariables", self.dm.set_variables)
+        on("CertificateSigned", self._certificate_signed)
+        on("ChangeAvailability", self._change_availability)
+
+    # --- what producers read ----------------------------------------------------------------------------
+
+    def evse_ids(self):
+        return self.inputs.evse_ids()
+
+    def connector(self, evse_id, conn_id):
+        if conn_id != self.inputs.connector_id:
+            return None
+        return self.inputs.status(evse_id)
+
+    def sample(self, evse_id, measurands, context):
+        return self.meters.sample(evse_id, measurands, context) if self.meters else None
+
+    def online(self):
+        return self.conn.state == "accepted" and self.rpc.ws is not None
+
+    # --- events -------------------------------------------------------------------------------------------
+
+    def status_changed(self, evse_id, conn_id):
+        p = pstatus.build(self, evse_id, conn_id)
+        if p is not None:
+            self.outbox.put("StatusNotification", p, key=pstatus.key(evse_id, conn_id))
+
+    def all_status(self):
+        # B01.FR.05: after an Accepted boot, the current state of every connector.
+        for e in self.evse_ids():
+            self.status_changed(e, self.inputs.connector_id)
+
+    def _on_input(self, e, c, status, plugged, charging):
+        self.tx.on_connector(e, c, plugged, charging)
+        self.status_changed(e, c)
+
+    # --- CSMS-initiated -----------------------------------------------------------------------------------
+
+    def _certificate_signed(self, req):
+        st, reason = self.keys.install(req.get("certificateType"), req["certificateChain"])
+        resp = {"status": st}
+        if reason:
+            resp["statusInfo"] = {"reasonCode": reason}
+        return resp
+
+    def _change_availability(self, req):
+        on = req["operationalStatus"] == "Operative"
+        evse = req.get("evse")
+        ids = self.evse_ids() if evse is None or evse["id"] == 0 else [evse["id"]]
+        if ids[0] not in self.evse_ids():
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownEvse"}}
+        if evse and evse.get("connectorId", self.inputs.connector_id) != self.inputs.connector_id:
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownConnectorId"}}
+        for e in ids:
+            self.inputs.set_enabled(e, on)  # notifies _on_input when the status moves
+        self.store.write("avail", "".join("1" if self.inputs.state(e)[0] != "Unavailable" else "0"
+                                          for e in self.evse_ids()))
+        return {"status": "Accepted"}
+
+    def _restore_availability(self):
+        raw = self.store.read("avail")
+        if raw:
+            for e, flag in zip(self.evse_ids(), raw):
+                self.inputs.set_enabled(e, flag == ord("1"))
+
+    # --- periodic -------------------------------------------------------------------------------------------
+
+    def _aligned(self):
+        # Clock-aligned MeterValues per AlignedDataCtrlr.Interval, for EVSEs without a transaction
+        # (a running transaction reports through its own TransactionEvents).
+        iv = self.dm.get("AlignedDataCtrlr", "Interval")
+        now = clock.now()
+        if not iv:
+            self._aligned_due = None
+            return
+        if self._aligned_due is None or self._aligned_due - now > iv:
+            self._aligned_due = (now // iv + 1) * iv
+            return
+        if now < self._aligned_due:
+            return
+        self._aligned_due = (now // iv + 1) * iv
+        meas = self.dm.measurands("AlignedDataCtrlr", "Measurands")
+        for e in self.evse_ids():
+            if self.tx.running(e):
+                continue
+            sv = self.sample(e, meas, "Sample.Clock")
+            if not sv:
+                log.warn(_TAG, "evse %d: no fresh reading for clock-aligned MeterValues", e)
+                continue
+            self.outbox.put("MeterValues", {"evseId": e, "meterValue": [
+                {"timestamp": clock.rfc3339(), "sampledValue": sv}]}, key="Meter%d" % e)
+
+    async def ticker(self, sched):
+        while True:
+            self.tx.tick(time.ticks_ms())
+            self._aligned()
+            sched.alive("station")
+            await asyncio.sleep_ms(1000)
+
+    # --- start-up -------------------------------------------------------------------------------------------
+
+    async def run(self):
+        s = Sched(self.board.wdt(8000) if self.board.wdt else None)
+        if self.meters:  # a first reading, so a transaction cut by a power loss ends with its energy
+            await self.meters.poll_once()
+        self.inputs.sample()
+        self._restore_availability()
+        self.tx.recover(self.evse_ids())
+        for e in self.evse_ids():  # an EV already plugged in at start-up
+            _, plugged, charging, _ = self.inputs.state(e)
+            if plugged and not self.tx.running(e):
+                self.tx.on_connector(e, self.inputs.connector_id, plugged, charging)
+        self.inputs.subscribe(self._on_input)
+        if self.meters:
+            s.spawn("meter", self.meters.run, s, critical=True)
+        s.spawn("inputs", self.inputs.run, s, critical=True)
+        s.spawn("station", self.ticker, s, critical=True)
+        s.spawn("outbox", self.outbox.run)
+        s.spawn("conn", self.conn.run)
+        log.info(_TAG, "station %s up: %d EVSE(s), meters %s", self.cfg["id"], len(self.evse_ids()),
+                 "on" if self.meters else "none")
+        await s.watchdog()
+
+
+def run(board, cfg):
+    asyncio.run(Station(board, cfg).run())

@@ -1,0 +1,205 @@
+"""Host simulator: one charging station (the real firmware under the MicroPython Unix port) on a test bench.
+
+    .venv/bin/python tools/sim.py --csms ws://HOST:PORT/PATH --id STATION_ID [--evses N]
+        [--meter sdm630|sdm120|abb_b23|em340] [--state DIR] [--control PORT] [--password PW]
+        [--ca FILE] [--heap SIZE]
+
+It starts the meter simulator (pymodbus, one meter per EVSE on a pseudo-terminal RS485 bus), then the
+firmware with the host board, and logs to stdout. The control port (127.0.0.1) takes one JSON object per
+line and answers one per line, {"ok": true, ...} or {"ok": false, "error": "..."}:
+
+    {"cmd":"plug","evse":1}            {"cmd":"unplug","evse":1}
+    {"cmd":"charge","evse":1,"power_w":7400}      (0 = the EV pauses)
+    {"cmd":"fault","evse":1,"on":true}            {"cmd":"meter_fail","evse":1,"on":true}
+    {"cmd":"power_cut"}                (kill the firmware without warning, boot it again on the same flash)
+    {"cmd":"state"}                    (what the bench applies, per EVSE)
+
+--state keeps the station's flash between runs; without it a temporary directory is used.
+SIGTERM (or Ctrl-C) stops everything cleanly.
+"""
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import signal
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import bench  # noqa: E402
+from meter_sim import MeterSim  # noqa: E402
+
+MODELS = {"sdm630": "SDM630", "sdm120": "SDM120", "abb_b23": "B23", "em340": "EM340"}
+
+
+def micropython():
+    exe = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return exe if os.path.exists(exe) else "micropython"
+
+
+class Sim:
+    def __init__(self, a):
+        self.a = a
+        self.dir = a.state or tempfile.mkdtemp(prefix="station-")
+        self.flash = os.path.join(self.dir, "flash")
+        self.bench_dir = os.path.join(self.dir, "bench")
+        os.makedirs(self.bench_dir, exist_ok=True)
+        self.evses = list(range(1, a.evses + 1))
+        self.meters = MeterSim({e: MODELS[a.meter] for e in self.evses})
+        self.proc = None
+        self.power = {e: 0 for e in self.evses}
+        self.meter_fail = {e: False for e in self.evses}
+        self.boots = 0
+
+    def config(self, uart):
+        cfg = {
+            "dir": self.flash,
+            "uart": uart,
+            "meters": {str(e): [MODELS[self.a.meter], e] for e in self.evses},
+            "evses": self.evses,
+            "pins": bench.pins_path(self.bench_dir),
+            "csms": self.a.csms,
+            "id": self.a.id,
+            "serial": self.a.serial or self.a.id,
+            "vendor": "OpenCharge",
+            "model": "SimAC-%d" % len(self.evses),
+            "firmware": "sim",
+            "meter_period_ms": 1000,
+            "dm": {"SecurityCtrlr.OrganizationName": self.a.org},
+        }
+        if self.a.password:
+            cfg["dm"]["SecurityCtrlr.BasicAuthPassword"] = self.a.password
+            cfg["dm"]["SecurityCtrlr.SecurityProfile"] = 2 if self.a.csms.startswith("wss:") else 1
+        if self.a.ca:
+            cfg["ca"] = self.ca_der(self.a.ca)
+        path = os.path.join(self.dir, "config.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f, indent=1)
+        return path
+
+    def ca_der(self, path):
+        # MicroPython's tls takes the CA in DER only: convert a PEM file once, here on the host.
+        with open(path, "rb") as f:
+            data = f.read()
+        if b"-----BEGIN" in data:
+            body = data.split(b"-----")[2]
+            data = base64.b64decode(b"".join(body.split()))
+        out = os.path.join(self.dir, "ca.der")
+        with open(out, "wb") as f:
+            f.write(data)
+        return out
+
+    async def boot(self, reset_cause="PowerUp"):
+        self.boots += 1
+        env = dict(os.environ)
+        env["MICROPYPATH"] = ":".join([".frozen", os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards", "host")])
+        self.proc = await asyncio.create_subprocess_exec(
+            micropython(), "-X", "heapsize=" + self.a.heap, os.path.join(ROOT, "boards", "host", "main.py"),
+            self.cfg_path, reset_cause, env=env, stdout=sys.stdout, stderr=sys.stdout)
+
+    async def kill(self):
+        if self.proc and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+    def apply(self, e, **inputs):
+        bench.set_inputs(self.bench_dir, e, **inputs)
+
+    async def command(self, req):
+        cmd = req.get("cmd")
+        e = req.get("evse")
+        if cmd in ("plug", "unplug", "charge", "fault", "meter_fail") and e not in self.evses:
+            raise ValueError("unknown evse %r (have %s)" % (e, self.evses))
+        if cmd == "plug":
+            self.apply(e, plug=1)
+        elif cmd == "unplug":
+            self.power[e] = 0
+            self.meters.set_power(e, 0)
+            self.apply(e, plug=0, charging=0)
+        elif cmd == "charge":
+            w = float(req.get("power_w", 7400))
+            if w < 0:
+                raise ValueError("power_w must be >= 0")
+            self.power[e] = w
+            self.meters.set_power(e, w)
+            self.apply(e, plug=1, charging=1 if w > 0 else 0)
+        elif cmd == "fault":
+            self.apply(e, fault=1 if req.get("on", True) else 0)
+        elif cmd == "meter_fail":
+            self.meter_fail[e] = bool(req.get("on", True))
+            self.meters.set_unit_silent(e, self.meter_fail[e])
+        elif cmd == "power_cut":
+            await self.kill()
+            await self.boot("PowerUp")
+        elif cmd == "state":
+            pins = bench.get_inputs(self.bench_dir)
+            return {"evses": {str(x): dict(pins.get(str(x), {n: 0 for n in bench.NAMES}),
+                                          power_w=self.power[x], meter_fail=self.meter_fail[x],
+                                          energy_wh=round(self.meters.energy_wh(x), 3)) for x in self.evses},
+                    "boots": self.boots, "running": self.proc is not None and self.proc.returncode is None}
+        else:
+            raise ValueError("unknown cmd %r" % (cmd,))
+        return {}
+
+    async def client(self, reader, writer):
+        while True:
+            line = await reader.readline()
+            if not line:
+                break
+            try:
+                req = json.loads(line)
+                if not isinstance(req, dict):
+                    raise ValueError("one JSON object per line")
+                ans = dict(ok=True, **(await self.command(req)))
+            except Exception as ex:  # noqa: BLE001 - every bad request gets an answer, the bench stays up
+                ans = {"ok": False, "error": str(ex)}
+            writer.write((json.dumps(ans) + "\n").encode())
+            await writer.drain()
+        writer.close()
+
+    async def run(self):
+        uart = await self.meters.astart()
+        self.cfg_path = self.config(uart)
+        for e in self.evses:
+            self.apply(e, plug=0, charging=0, fault=0)
+        server = None
+        if self.a.control is not None:
+            server = await asyncio.start_server(self.client, "127.0.0.1", self.a.control)
+            port = server.sockets[0].getsockname()[1]
+            print("sim: control port %d, state %s" % (port, self.dir), flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for s in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(s, stop.set)
+        await self.boot()
+        await stop.wait()
+        await self.kill()
+        if server:
+            server.close()
+        await self.meters.astop()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Simulated charging station (firmware under the Unix port).")
+    ap.add_argument("--csms", required=True, help="ws://HOST:PORT/PATH (the station id is appended)")
+    ap.add_argument("--id", required=True, help="station id")
+    ap.add_argument("--evses", type=int, default=1, choices=range(1, 5))
+    ap.add_argument("--meter", default="sdm630", choices=sorted(MODELS))
+    ap.add_argument("--state", help="directory kept between runs (the station's flash)")
+    ap.add_argument("--control", type=int, help="control port on 127.0.0.1 (0: any free port)")
+    ap.add_argument("--password", help="HTTP Basic password (SecurityCtrlr.BasicAuthPassword)")
+    ap.add_argument("--ca", help="CA certificate (PEM or DER) for wss://")
+    ap.add_argument("--heap", default="256K", help="MicroPython heap, e.g. 128K")
+    ap.add_argument("--serial", help="serial number (default: the station id)")
+    ap.add_argument("--org", default="OpenCharge Test", help="SecurityCtrlr.OrganizationName")
+    a = ap.parse_args(argv)
+    asyncio.run(Sim(a).run())
+
+
+if __name__ == "__main__":
+    main()
