@@ -184,6 +184,8 @@ class Master:
                     n += k
                     if n >= 2 and rx[1] == xfunc:
                         need = 5  # exception reply: unit, function|0x80, code, CRC
+                    elif n >= 3 and rx[2] != 2 * count and 5 + rx[2] <= _RX_LEN:
+                        need = 5 + rx[2]  # wrong byte count: take the frame it announces, then refuse it
                     continue
                 if time.ticks_diff(now, sent) >= limit:
                     raise Timeout("no answer" if n == 0 else "incomplete answer")
