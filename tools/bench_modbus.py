@@ -48,14 +48,29 @@ t = meter_task.MeterTask(m, {1: ("SDM630", 1), 2: ("SDM630", 1)}, period_ms=1000
 gc.collect()
 h2 = gc.mem_alloc()
 
+gap = [0, True]
+
+async def ticker():
+    # the longest the event loop went without running this task while polls ran
+    last = time.ticks_ms()
+    while gap[1]:
+        await asyncio.sleep_ms(1)
+        now = time.ticks_ms()
+        gap[0] = max(gap[0], time.ticks_diff(now, last))
+        last = now
+
 async def main():
     await t.poll_once()  # warm up
     r0, tx0, rx0 = m.requests, m.tx_bytes, m.rx_bytes
+    tk = asyncio.create_task(ticker())
     t0 = time.ticks_ms()
     n = 10
     for _ in range(n):
         await meters.read(m, "SDM630", 1)
     out["host_poll_ms"] = time.ticks_diff(time.ticks_ms(), t0) / n
+    gap[1] = False
+    await tk
+    out["loop_gap_ms"] = gap[0]
     out["requests"] = (m.requests - r0) / n
     out["tx"] = (m.tx_bytes - tx0) / n
     out["rx"] = (m.rx_bytes - rx0) / n
@@ -119,6 +134,7 @@ def main():
     print("silence before each request: %d ms (3.5 chars of 11 bits, rounded up to ticks_ms)" % t35)
     print("meter reply latency is not included (device-specific, typically tens of ms per transaction)")
     print("host poll time over the pty (no baud limit): %.1f ms; master errors: %d" % (r["host_poll_ms"], r["errors"]))
+    print("longest event-loop stall while polling (1 ms ticker task): %d ms" % r["loop_gap_ms"])
     print()
     print("CRC-16/MODBUS over 153 bytes on the Unix port: table %.1f us, bitwise %.1f us (%.1fx)"
           % (r["crc_table_us"], r["crc_bitwise_us"], r["crc_bitwise_us"] / r["crc_table_us"]))
