@@ -101,6 +101,7 @@ def run(replies, reads=2, retries=0):
         (lambda r: good(r)[:5], "Timeout incomplete answer"),  # cut off mid-frame
         (lambda r: good(r)[:-1] + b"\x00", "BadFrame CRC"),
         (lambda r: frame(bytes([1, 0x84, 0x06])), "ExceptionReply 6"),  # slave busy
+        (lambda r: frame(bytes([1, 0x83, 0x02])), "BadFrame function/byte count"),  # exception for another function
     ],
 )
 def test_broken_answer_is_refused_and_the_next_read_works(reply, error):

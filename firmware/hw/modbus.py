@@ -182,7 +182,7 @@ class Master:
                 now = time.ticks_ms()
                 if k:
                     n += k
-                    if n >= 2 and rx[1] == xfunc:
+                    if n >= 2 and rx[1] & 0x80:
                         need = 5  # exception reply: unit, function|0x80, code, CRC
                     elif n >= 3 and rx[2] != 2 * count and 5 + rx[2] <= _RX_LEN:
                         need = 5 + rx[2]  # wrong byte count: take the frame it announces, then refuse it
