@@ -1,0 +1,202 @@
+# The station's ONE outgoing queue: every CALL the station sends goes through here (replies to the CSMS's
+# CALLs bypass it, see ocppj/rpc.py). It decides what may go now and sends one CALL at a time via rpc.call.
+#
+#   ob = Outbox(rpc, dm)
+#   ob.put(action, payload, triggered=False, key=None, on_result=None) -> True if queued, False if dropped
+#   ob.set_state(s)      # "offline" | "booting" | "pending" | "accepted" | "rejected" (conn.py sets it)
+#   ob.add_source(src)   # persistent TransactionEvents (station.txq.TxQueue): src.peek() -> (name, payload)
+#                        # or None, src.ack(name) once the CSMS has it (or it was given up)
+#   ob.wake()            # new work in a source
+#   ob.disconnected()    # connection lost: triggered RAM items are discarded (F06.FR.09), others wait
+#   await ob.run()       # the sender task
+#
+# Registration gate (spec digest §4): "booting" sends only BootNotification; "pending" BootNotification and
+# items put with triggered=True; "accepted" everything; "offline"/"rejected" nothing.
+# De-duplication: an item with a key (e.g. ("StatusNotification", evse, connector)) is dropped when an item
+# with the same key is already queued — a same-kind message already queued counts as the triggered one.
+# on_result(res) is called once per item: res is the CSMS's CALLRESULT payload, or None when the CSMS
+# answered CALLERROR, did not answer in time, or the item was discarded. RAM items are not retried.
+# Source items (TransactionEvent) are retried per OCPPCommCtrlr.MessageAttempts/MessageAttemptInterval
+# (instance TransactionEvent) on CALLERROR/timeout, then given up (logged); after a disconnect they simply
+# wait for the next "accepted". RAM items go first, then the source in its own order.
+import asyncio
+
+import log
+from ocppj.rpc import CallError, CallTimeout, NotConnected
+
+_TAG = "outbox"
+
+
+class Item:
+    __slots__ = ("action", "payload", "triggered", "key", "on_result")
+
+    def __init__(self, action, payload, triggered, key, on_result):
+        self.action = action
+        self.payload = payload
+        self.triggered = triggered
+        self.key = key
+        self.on_result = on_result
+
+
+def _done(it, res):
+    if it.on_result:
+        try:
+            it.on_result(res)
+        except Exception as e:
+            log.exc(_TAG, e, "on_result of " + it.action)
+
+
+class Outbox:
+    def __init__(self, rpc, dm=None, bound=32):
+        self._rpc = rpc
+        self._dm = dm
+        self._bound = bound
+        self.items = []
+        self.state = "offline"
+        self._sources = []
+        self._ev = asyncio.Event()
+        self._tries = 0  # failed attempts of the source item at the head
+        self._retry_ms = 0  # ticks_ms before which the source head is not retried
+        self.sent = 0
+
+    def set_state(self, s):
+        if s != self.state:
+            log.info(_TAG, "registration state %s -> %s", self.state, s)
+            self.state = s
+            self._ev.set()
+
+    def add_source(self, src):
+        self._sources.append(src)
+        self._ev.set()
+
+    def wake(self):
+        self._ev.set()
+
+    def queued(self, key):
+        for it in self.items:
+            if it.key == key:
+                return it
+        return None
+
+    def put(self, action, payload, triggered=False, key=None, on_result=None):
+        if key is not None and self.queued(key) is not None:
+            log.info(_TAG, "%s %r already queued: not queued twice", action, key)
+            return False
+        if len(self.items) >= self._bound:
+            log.error(_TAG, "queue full (%d): %s dropped", self._bound, action)
+            return False
+        self.items.append(Item(action, payload, triggered, key, on_result))
+        self._ev.set()
+        return True
+
+    def drop(self, action):
+        """Remove queued items of one action (e.g. BootNotification when a new one supersedes it)."""
+        for it in [i for i in self.items if i.action == action]:
+            self.items.remove(it)
+            _done(it, None)
+
+    def disconnected(self):
+        # F06.FR.09: triggered messages carry current information only; they are not replayed later.
+        keep = []
+        for it in self.items:
+            if it.triggered or it.action == "BootNotification":
+                log.info(_TAG, "disconnected: triggered %s discarded", it.action)
+                _done(it, None)
+            else:
+                keep.append(it)
+        self.items = keep
+        self.set_state("offline")
+
+    def _allowed(self, it):
+        s = self.state
+        if s == "accepted":
+            return True
+        if s == "booting":
+            return it.action == "BootNotification"
+        if s == "pending":
+            return it.action == "BootNotification" or it.triggered
+        return False
+
+    def _next(self):
+        for it in self.items:
+            if self._allowed(it):
+                return it
+        return None
+
+    def _source_head(self):
+        import time
+
+        if self.state != "accepted":
+            return None, None
+        if self._retry_ms and time.ticks_diff(self._retry_ms, time.ticks_ms()) > 0:
+            return None, None
+        for src in self._sources:
+            h = src.peek()
+            if h is not None:
+                return src, h
+        return None, None
+
+    def _attempts(self):
+        try:
+            return (self._dm.get("OCPPCommCtrlr", "MessageAttempts", "TransactionEvent"),
+                    self._dm.get("OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent"))
+        except (AttributeError, KeyError):  # no device model: the spec digest's defaults
+            return 3, 30
+
+    async def _send_source(self, src, head):
+        import time
+
+        name, payload = head
+        try:
+            await self._rpc.call("TransactionEvent", payload)
+        except NotConnected:
+            return  # stays queued for the next connection
+        except (CallError, CallTimeout) as e:
+            self._tries += 1
+            attempts, interval = self._attempts()
+            if self._tries < attempts:
+                log.warn(_TAG, "TransactionEvent %s failed (%r), retry %d/%d", name, e, self._tries, attempts)
+                self._retry_ms = time.ticks_add(time.ticks_ms(), interval * self._tries * 1000) or 1
+                return
+            log.error(_TAG, "TransactionEvent %s given up after %d attempts", name, self._tries)
+        self._tries = 0
+        self._retry_ms = 0
+        self.sent += 1
+        src.ack(name)
+
+    async def step(self):
+        """Send at most one item if the gate allows it; True if something was attempted."""
+        if self._rpc.ws is None:
+            return False
+        it = self._next()
+        if it is not None:
+            self.items.remove(it)
+            res = None
+            try:
+                res = await self._rpc.call(it.action, it.payload)
+                self.sent += 1
+            except (CallError, CallTimeout, NotConnected) as e:
+                log.warn(_TAG, "%s not answered: %r", it.action, e)
+            _done(it, res)
+            return True
+        src, head = self._source_head()
+        if src is not None:
+            await self._send_source(src, head)
+            return True
+        return False
+
+    async def run(self):
+        while True:
+            self._ev.clear()
+            try:
+                if await self.step():
+                    continue
+            except Exception as e:  # a bug here must not stop the station from sending
+                log.exc(_TAG, e)
+                await asyncio.sleep(1)
+                continue
+            # Nothing sendable: wait for new work, a state change, or a source retry coming due.
+            try:
+                await asyncio.wait_for_ms(self._ev.wait(), 1000 if self._retry_ms else 5000)
+            except asyncio.TimeoutError:  # periodic re-check (retry timers, sources without wake)
+                pass

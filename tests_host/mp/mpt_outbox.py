@@ -1,0 +1,104 @@
+# outbox.py: registration gate, de-duplication, triggered items discarded on disconnect, persistent source.
+from mptest import eq
+from ocppj.rpc import CallError
+from station.outbox import Outbox
+
+HEAP = "96K"
+
+
+class Rpc:
+    # rpc.call stand-in: records what would go on the wire and answers from a script.
+    def __init__(self):
+        self.ws = object()
+        self.sent = []
+        self.fail = 0
+
+    async def call(self, action, payload):
+        self.sent.append((action, payload))
+        if self.fail:
+            self.fail -= 1
+            raise CallError("GenericError")
+        return {"ok": action}
+
+
+class Src:
+    def __init__(self, names):
+        self.q = list(names)
+
+    def peek(self):
+        return (self.q[0], {"n": self.q[0]}) if self.q else None
+
+    def ack(self, name):
+        self.q.remove(name)
+
+
+async def drain(ob):
+    while await ob.step():
+        pass
+
+
+async def test_gates_by_registration_state():
+    rpc = Rpc()
+    ob = Outbox(rpc)
+    ob.put("StatusNotification", {}, key="s")
+    ob.put("Heartbeat", {}, triggered=True)
+    ob.put("BootNotification", {})
+    await drain(ob)  # offline: nothing
+    eq(rpc.sent, [])
+    ob.set_state("booting")
+    await drain(ob)
+    eq([a for a, _ in rpc.sent], ["BootNotification"])
+    ob.set_state("pending")  # triggered only
+    await drain(ob)
+    eq([a for a, _ in rpc.sent], ["BootNotification", "Heartbeat"])
+    ob.set_state("rejected")
+    await drain(ob)
+    eq(len(rpc.sent), 2)
+    ob.set_state("accepted")
+    await drain(ob)
+    eq([a for a, _ in rpc.sent], ["BootNotification", "Heartbeat", "StatusNotification"])
+
+
+async def test_same_key_is_queued_once_and_results_reported():
+    rpc = Rpc()
+    ob = Outbox(rpc)
+    got = []
+    assert ob.put("StatusNotification", {"a": 1}, key=("S", 1, 1), on_result=got.append)
+    assert not ob.put("StatusNotification", {"a": 2}, triggered=True, key=("S", 1, 1))
+    assert ob.put("StatusNotification", {"a": 3}, key=("S", 2, 1), on_result=got.append)
+    rpc.fail = 1
+    ob.set_state("accepted")
+    await drain(ob)
+    eq(len(rpc.sent), 2)
+    eq(got, [None, {"ok": "StatusNotification"}])  # CALLERROR -> None; RAM items are not retried
+
+
+async def test_disconnect_discards_triggered_items_only():
+    rpc = Rpc()
+    ob = Outbox(rpc)
+    ob.put("MeterValues", {}, triggered=True)
+    ob.put("StatusNotification", {})
+    ob.disconnected()
+    eq([i.action for i in ob.items], ["StatusNotification"])
+    eq(ob.state, "offline")
+
+
+async def test_source_after_ram_items_with_retries():
+    rpc = Rpc()
+
+    class DM:
+        def get(self, c, v, i=None):
+            return {"MessageAttempts": 2, "MessageAttemptInterval": 0}[v]
+
+    ob = Outbox(rpc, DM())
+    src = Src(["q1", "q2"])
+    ob.add_source(src)
+    ob.put("Heartbeat", {})
+    ob.set_state("pending")
+    await drain(ob)
+    eq(rpc.sent, [])  # transaction events wait for Accepted
+    ob.set_state("accepted")
+    rpc.fail = 3  # Heartbeat fails once; q1 fails twice -> given up; q2 goes
+    await drain(ob)
+    eq([p.get("n", a) for a, p in rpc.sent], ["Heartbeat", "q1", "q1", "q2"])
+    eq(src.q, [])

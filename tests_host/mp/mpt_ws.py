@@ -1,0 +1,34 @@
+# ws.py helpers: mask, handshake key, URL parsing, percent-encoding.
+import os
+
+from mptest import eq, raises
+from ocppj import ws
+
+HEAP = "64K"
+
+
+def test_mask_matches_the_byte_loop_for_every_length():  # heap: 512K
+    key = os.urandom(4)
+    for n in list(range(0, 40)) + [125, 126, 127, 4096, 65537]:
+        data = os.urandom(n)
+        want = bytes(data[i] ^ key[i & 3] for i in range(n))
+        eq(ws.mask(data, key), want)
+    eq(ws.mask(b"\x00\x00\x00\x00\x00\x00\x00\x00\x00", b"\x00\x00\x00\x00"), b"\x00" * 9)  # leading zeros kept
+
+
+def test_accept_key_rfc6455_example():
+    eq(ws.accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+
+
+def test_parse_url():
+    eq(ws.parse_url("ws://h/ocpp"), (False, "h", 80, "/ocpp"))
+    eq(ws.parse_url("wss://h:9443/a/b"), (True, "h", 9443, "/a/b"))
+    eq(ws.parse_url("ws://127.0.0.1:9000"), (False, "127.0.0.1", 9000, "/"))
+    eq(ws.parse_url("ws://[::1]:81/x"), (False, "::1", 81, "/x"))
+    raises(ValueError, ws.parse_url, "http://h/")
+
+
+def test_quote_station_id():
+    eq(ws.quote("CS-01_a.b~"), "CS-01_a.b~")
+    eq(ws.quote("CS 1/x:y%"), "CS%201%2Fx%3Ay%25")
+    eq(ws.quote("Zähler"), "Z%C3%A4hler")
