@@ -17,7 +17,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
-MODULES = ["certs/__init__.py", "certs/p256.py", "certs/der.py", "certs/csr.py", "certs/keystore.py"]
+MODULES = ["certs/__init__.py", "certs/p256.py", "certs/der.py", "certs/csr.py", "certs/keystore.py", "certs/x509.py"]
 DEPS = ["station/__init__.py", "station/store.py", "log.py", "clock.py"]
 
 _BENCH = """
@@ -55,13 +55,40 @@ print("RESULT", kg, sg, tot, gap, yields)
 
 _HEAP = """
 import asyncio
+from certs import x509
 from certs.keystore import Keystore, CS
 from station.store import Store
 ks = Keystore(Store(%(store)r))
-if %(work)r:
+if %(work)r == "csr":
     asyncio.run(ks.make_csr(CS, "SN-0001", "Example Charging Ltd."))
+elif %(work)r == "install":
+    with open(%(chain)r) as f:
+        chain = f.read()
+    assert ks.install(CS, chain)[0] == "Accepted"
 print("DONE")
 """
+
+
+def chain_for(csr_pem):
+    """An RSA-2048 CA and a leaf for the CSR's key, PEM, leaf first (a realistic 2-certificate chain)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    req = x509.load_pem_x509_csr(csr_pem.encode())
+    key = rsa.generate_private_key(65537, 2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Bench CPO Sub-CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    certs = []
+    for subj, pub in ((req.subject, req.public_key()), (name, key.public_key())):
+        b = x509.CertificateBuilder().subject_name(subj).issuer_name(name).public_key(pub)
+        b = b.serial_number(x509.random_serial_number()).not_valid_before(now)
+        b = b.not_valid_after(now + datetime.timedelta(days=365)).sign(key, hashes.SHA256())
+        certs.append(b.public_bytes(serialization.Encoding.PEM).decode())
+    return "".join(certs)
 
 
 def mp(script, heap, libdir, tmp):
@@ -116,25 +143,37 @@ def main():
             print("  %-28s %8d   %7.0f / %7.0f" % (name, us, us * 10 / 1000, us * 30 / 1000))
         print("  event-loop turns during one make_csr: %d (a yield every %d bits)" % (yields, a.every))
 
+        # Smallest heaps: modules imported only; + a CSR; + a CertificateSigned with a 2-cert RSA chain.
+        prepared = os.path.join(tmp, "prepared")
+        rc, out = mp(_HEAP % {"store": prepared, "work": "csr", "chain": ""}, "256K", lib, tmp)
+        if rc != 0:
+            sys.exit("CSR failed:\n" + out)
+        with open(os.path.join(prepared, "cs.pend")) as f:
+            csr_pem = f.read().split("\n", 1)[1]
+        chain_file = os.path.join(tmp, "chain.pem")
+        with open(chain_file, "w") as f:
+            f.write(chain_for(csr_pem))
         need = {}
-        for work in (False, True):
-            lo, hi = 4, 256  # KiB: smallest heap that runs the script
+        for work in ("none", "csr", "install"):
+            lo, hi = 4, 256  # KiB
             while lo < hi:
                 mid = (lo + hi) // 2
                 shutil.rmtree(store, ignore_errors=True)
-                rc, out = mp(_HEAP % {"store": store, "work": work}, "%dK" % mid, lib, tmp)
+                shutil.copytree(prepared, store)
+                rc, out = mp(_HEAP % {"store": store, "work": work, "chain": chain_file}, "%dK" % mid, lib, tmp)
                 if rc == 0 and "DONE" in out:
                     hi = mid
                 else:
                     lo = mid + 1
             need[work] = lo
         print(
-            "\nsmallest heap (.mpy loaded into RAM, asyncio frozen): imports only %d KiB, + make_csr %d KiB"
-            % (need[False], need[True])
+            "\nsmallest heap, .mpy modules loaded into RAM (asyncio frozen), chain %d chars:"
+            % os.path.getsize(chain_file)
         )
+        print("  imports only %d KiB, + make_csr %d KiB, + CertificateSigned %d KiB" % tuple(need.values()))
         print(
-            "(on the board the modules are frozen in flash, so only the difference is heap: ~%d KiB)"
-            % (need[True] - need[False])
+            "(frozen on the board, the modules cost no heap: the work itself needs ~%d / ~%d KiB)"
+            % (need["csr"] - need["none"], need["install"] - need["none"])
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -11,7 +11,7 @@ API (kind = "ChargingStationCertificate" | "V2GCertificate" | None for combined 
                                                  #   yields to the event loop every `ks.every` bits
     status, reason = ks.install(kind, chain_pem) # CertificateSigned: ("Accepted", None) or ("Rejected",
                                                  #   "InvalidCertificate" | "KeyMismatch" | "NoPendingRequest"
-                                                 #   | "UnknownType"); never raises on bad input
+                                                 #   | "CertificateExpired" | "UnknownType"); never raises
     ks.pending(kind), ks.cancel(kind)            # the waiting request (dict, "t" = Unix time) / drop it
     ks.installed(kind)                           # (chain PEM, SEC1 DER private key) for TLS, or None
 

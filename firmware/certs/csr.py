@@ -6,9 +6,14 @@ from certs import der, p256
 _MAX_NAME = 64  # X.520 ub-common-name / ub-organization-name
 
 
+def point(x, y):
+    """SEC1 uncompressed encoding of the point (x, y)."""
+    return b"\x04" + x.to_bytes(32, "big") + y.to_bytes(32, "big")
+
+
 def spki(x, y):
-    """SubjectPublicKeyInfo DER of the P-256 point (x, y), uncompressed."""
-    return der.seq(der.seq(der.OID_EC_PUBKEY, der.OID_P256), der.bits(b"\x04" + p256.i2b(x) + p256.i2b(y)))
+    """SubjectPublicKeyInfo DER of the P-256 point (x, y)."""
+    return der.seq(der.seq(der.OID_EC_PUBKEY, der.OID_P256), der.bits(point(x, y)))
 
 
 def _rdn(oid, value):
@@ -40,25 +45,3 @@ def pem(data, label="CERTIFICATE REQUEST"):
         lines.append(b64[i : i + 64])
     lines.append("-----END %s-----" % label)
     return "\n".join(lines) + "\n"
-
-
-def unpem(text, label="CERTIFICATE"):
-    """DER bytes of every `label` block in a PEM string, in order; ValueError when there is none or one
-    is damaged."""
-    head = "-----BEGIN %s-----" % label
-    tail = "-----END %s-----" % label
-    out = []
-    i = text.find(head)
-    while i >= 0:
-        j = text.find(tail, i)
-        if j < 0:
-            raise ValueError("unterminated PEM block")
-        body = "".join(text[i + len(head) : j].split())
-        try:
-            out.append(binascii.a2b_base64(body))
-        except Exception:  # binascii.Error on CPython, ValueError on MicroPython
-            raise ValueError("bad base64") from None
-        i = text.find(head, j)
-    if not out:
-        raise ValueError("no %s in PEM" % label)
-    return out

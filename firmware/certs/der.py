@@ -1,5 +1,4 @@
-# Minimal DER: an encoder for what a PKCS#10 request and an EC key need, and a bounds-checked reader
-# that walks untrusted certificates. Reader errors are ValueError, nothing else.
+# Minimal DER encoder: what a PKCS#10 request and an EC key need. (The reader is certs/x509.py.)
 
 # Pre-encoded OBJECT IDENTIFIERs (tag, length, body): cheaper than an OID encoder.
 OID_EC_PUBKEY = b"\x06\x07\x2a\x86\x48\xce\x3d\x02\x01"  # 1.2.840.10045.2.1 id-ecPublicKey
@@ -42,61 +41,3 @@ def text(s):
         if not (c.isalpha() and c < "\x80" or c.isdigit() or c in " '()+,-./:=?"):
             return tlv(0x0C, s.encode())
     return tlv(0x13, s.encode())
-
-
-def read(buf, pos, end=None):
-    """One TLV at buf[pos:end]: (tag, body_start, body_end). Single-byte tags only (all X.509 needs)."""
-    if end is None:
-        end = len(buf)
-    if pos + 2 > end:
-        raise ValueError("truncated")
-    tag = buf[pos]
-    n = buf[pos + 1]
-    pos += 2
-    if n & 0x80:
-        k = n & 0x7F
-        if k == 0 or k > 3 or pos + k > end:
-            raise ValueError("bad length")
-        n = int.from_bytes(buf[pos : pos + k], "big")
-        pos += k
-    if pos + n > end:
-        raise ValueError("truncated")
-    return tag, pos, pos + n
-
-
-def expect(buf, pos, end, tag):
-    t, s, e = read(buf, pos, end)
-    if t != tag:
-        raise ValueError("tag %02x, want %02x" % (t, tag))
-    return s, e
-
-
-def cert_spki(cert):
-    """The SubjectPublicKeyInfo TLV bytes of an X.509 certificate (DER)."""
-    s, e = expect(cert, 0, len(cert), 0x30)  # Certificate
-    s, e = expect(cert, s, e, 0x30)  # tbsCertificate
-    t, _, n = read(cert, s, e)
-    if t == 0xA0:  # [0] EXPLICIT version
-        s = n
-    for _ in range(5):  # serialNumber, signature, issuer, validity, subject
-        s = read(cert, s, e)[2]
-    t, _, n = read(cert, s, e)
-    if t != 0x30:
-        raise ValueError("no SubjectPublicKeyInfo")
-    return cert[s:n]
-
-
-def ec_point(spki):
-    """(x, y or None, parity or None) of a P-256 SubjectPublicKeyInfo; ValueError for any other key.
-    A compressed point gives y None and the parity of y."""
-    s, e = expect(spki, 0, len(spki), 0x30)
-    a, ae = expect(spki, s, e, 0x30)  # AlgorithmIdentifier
-    if spki[a:ae] != OID_EC_PUBKEY + OID_P256:
-        raise ValueError("not an EC P-256 key")
-    b, be = expect(spki, ae, e, 0x03)
-    pt = spki[b:be]
-    if len(pt) == 66 and pt[:2] == b"\x00\x04":
-        return int.from_bytes(pt[2:34], "big"), int.from_bytes(pt[34:], "big"), None
-    if len(pt) == 34 and pt[0] == 0 and pt[1] in (2, 3):
-        return int.from_bytes(pt[2:], "big"), None, pt[1] & 1
-    raise ValueError("bad EC point")

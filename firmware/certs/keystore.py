@@ -1,11 +1,11 @@
 # Station key pairs and certificates on flash, one slot per certificate type:
 #   <slot>.pend  the key of the CSR sent last, waiting for its CertificateSigned (never leaves the station)
 #   <slot>.crt   the installed certificate chain with its key
-# Each file is one JSON object written atomically by station.store, so a power cut leaves a whole file.
+# Each file is a line "<d hex> <x hex> <y hex> <unix time>" and then the PEM text (CSR or chain), written
+# atomically by station.store, so a power cut leaves a whole file. Not JSON: a chain of up to 10 kB
+# would be escaped and copied again, and heap without PSRAM is tight.
 # The private key of an installed certificate stays until a new certificate replaces it: the station
 # keeps using the old one while a renewal is pending.
-import json
-
 import asyncio
 import clock
 import log
@@ -26,38 +26,37 @@ def _slot(kind):
     return s
 
 
-def _h(n):
-    return "%064x" % n
-
-
 class Keystore:
     def __init__(self, store, every=8):
         self.store = store
         self.every = every  # scalar-multiplication bits between event-loop yields
         self._busy = set()  # slots whose CSR is reserved or being built (not on flash yet)
 
-    def _load(self, name):
-        raw = self.store.read(name)
-        if raw is None:
+    def _load(self, name, body=None):
+        # -> {"d", "x", "y", "t"} (+ body: the PEM text under that key), or None
+        try:
+            f = open(self.store.path(name))
+        except OSError:
             return None
         try:
-            rec = json.loads(raw)
-            rec["d"] = int(rec["d"], 16)
-            rec["x"] = int(rec["x"], 16)
-            rec["y"] = int(rec["y"], 16)
+            with f:
+                h = f.readline().split()
+                rec = {"d": int(h[0], 16), "x": int(h[1], 16), "y": int(h[2], 16), "t": int(h[3])}
+                if body:
+                    rec[body] = f.read()
             return rec
         except Exception as e:  # a damaged file must not wedge certificate handling forever
             log.warn("certs", "dropping unreadable %s: %r", name, e)
             self.store.remove(name)
             return None
 
-    def _save(self, name, d, pub, **kw):
-        kw["d"], kw["x"], kw["y"] = _h(d), _h(pub[0]), _h(pub[1])
-        self.store.write(name, json.dumps(kw).encode())
+    def _save(self, name, d, pub, t, pem):
+        # A str, not bytes: MicroPython writes it to the binary file as UTF-8 without another copy.
+        self.store.write(name, "%064x %064x %064x %d\n" % (d, pub[0], pub[1], t) + pem)
 
     def pending(self, kind):
         """The waiting request of this type: dict with "csr" (PEM) and "t" (Unix time built), or None."""
-        return self._load(_slot(kind) + ".pend")
+        return self._load(_slot(kind) + ".pend", "csr")
 
     def can_request(self, kind, cn, org, max_wait=None):
         """(True, None) when a CSR of this type can be built now, else (False, reasonCode).
@@ -106,7 +105,7 @@ class Keystore:
             d = p256.new_key()
             pub = await self._drive(p256.public(d))
             pem = csr.pem(await self._drive(csr.build(d, pub, cn, org)))
-            self._save(slot + ".pend", d, pub, csr=pem, t=t0)
+            self._save(slot + ".pend", d, pub, t0, pem)
         finally:
             self._busy.discard(slot)
         log.info("certs", "CSR for %s built (CN=%s, O=%s)", kind or "combined", cn, org)
@@ -115,8 +114,8 @@ class Keystore:
     def install(self, kind, chain):
         """Handle CertificateSigned: kind is its certificateType (None when omitted), chain the PEM chain,
         leaf first. Returns (ACCEPTED, None) or (REJECTED, reasonCode). Never raises for bad input.
-        Only the leaf's public key is checked against ours; the CA chain's signatures are NOT verified
-        (no X.509 path validation on the station)."""
+        Checked: the leaf parses, its public key is ours, it has not expired (when the clock is set).
+        NOT checked: the CA chain's signatures (no X.509 path validation on the station)."""
         try:
             slots = [_slot(kind)]
         except ValueError:
@@ -125,13 +124,22 @@ class Keystore:
             slots.append("comb")  # a combined request may come back typed
         else:
             slots += ["cs", "v2g"]
+        from certs import x509  # the reader loads only when a certificate arrives
+
         try:
             if not isinstance(chain, str) or len(chain) > _MAX_CHAIN:
                 raise ValueError("not a chain")
-            x, y, par = der.ec_point(der.cert_spki(csr.unpem(chain)[0]))
+            _, na, spki = x509.cert_fields(x509.unpem(chain)[0])
+            x, y, par = x509.ec_point(spki)
         except Exception as e:  # untrusted input: anything malformed is a rejection, never a crash
             log.warn("certs", "CertificateSigned rejected: %r", e)
             return REJECTED, "InvalidCertificate"
+        now = clock.rfc3339().encode()
+        if now > b"2023" and na < now.replace(b"-", b"").replace(b"T", b"").replace(b":", b""):
+            # Only expiry, and only once the clock has been set (before, the board RTC counts from 2000);
+            # notBefore is not checked: it often sits a little ahead of a station's clock.
+            log.warn("certs", "CertificateSigned rejected: expired")
+            return REJECTED, "CertificateExpired"
         waiting = False
         for slot in slots:
             for name in (slot + ".pend", slot + ".crt"):  # .crt: the same certificate sent again
@@ -140,7 +148,7 @@ class Keystore:
                     continue
                 waiting = waiting or name.endswith(".pend")
                 if rec["x"] == x and (rec["y"] == y if y is not None else (rec["y"] & 1) == par):
-                    self._save(slot + ".crt", rec["d"], (rec["x"], rec["y"]), chain=chain)
+                    self._save(slot + ".crt", rec["d"], (rec["x"], rec["y"]), clock.now(), chain)
                     if name.endswith(".pend"):
                         self.store.remove(name)
                     log.info("certs", "certificate installed in slot %s", slot)
@@ -152,11 +160,10 @@ class Keystore:
         """(chain PEM, private key as SEC1 DER for ssl) of the certificate used for this type (a combined
         one serves both), or None."""
         for slot in (_slot(kind), "comb"):
-            rec = self._load(slot + ".crt")
+            rec = self._load(slot + ".crt", "chain")
             if rec is not None:
-                pub = der.bits(b"\x04" + p256.i2b(rec["x"]) + p256.i2b(rec["y"]))
-                key = der.seq(
-                    der.uint(1), der.tlv(0x04, p256.i2b(rec["d"])), der.tlv(0xA0, der.OID_P256), der.tlv(0xA1, pub)
-                )
+                pub = der.bits(csr.point(rec["x"], rec["y"]))
+                d = der.tlv(0x04, rec["d"].to_bytes(32, "big"))
+                key = der.seq(der.uint(1), d, der.tlv(0xA0, der.OID_P256), der.tlv(0xA1, pub))
                 return rec["chain"], key
         return None
