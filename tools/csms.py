@@ -138,9 +138,15 @@ def _make_cp_class():
                 except (ValueError, LookupError, TypeError):
                     typ = None
                 if typ == 2:  # answer CALLs in their own task: reading must go on (crossing CALLs)
-                    asyncio.ensure_future(self.route_message(raw))
+                    asyncio.ensure_future(self._route(raw))
                 else:
                     await self.route_message(raw)
+
+        async def _route(self, raw):
+            try:
+                await self.route_message(raw)
+            except websockets.ConnectionClosed:  # the station left before our answer: nothing to do
+                pass
 
         async def _answer(self, action, kw):
             payload = snake_to_camel_case(kw)

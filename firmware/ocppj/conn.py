@@ -80,6 +80,8 @@ class Conn:
 
     def send_boot(self, reason=None):
         self._next_boot = None
+        if self.state == "rejected":  # a triggered boot (TC_B_31) or the retry interval is over
+            self._ob.set_state("booting")
         self._ob.drop("BootNotification")
         self._ob.put("BootNotification", {"reason": reason or self._reason, "chargingStation": self._cs},
                      triggered=True, key="BootNotification", on_result=self._boot_result)
@@ -136,8 +138,6 @@ class Conn:
             await asyncio.sleep_ms(200)
             now = time.ticks_ms()
             if self._next_boot is not None and time.ticks_diff(now, self._next_boot) >= 0:
-                if self.state == "rejected":
-                    self._set("booting")  # B03.FR.02: the retry interval is over
                 self.send_boot()
             if self.state == "accepted":
                 hb = self.heartbeat_interval()

@@ -150,8 +150,13 @@ async def _response(r, key, protocol):
 
 
 def _close_stream(w):
+    # MicroPython's StreamWriter.close() does nothing (wait_closed() closes the socket): close it here,
+    # synchronously, so the peer sees the TCP close right after the close handshake.
     try:
         w.close()
+        s = getattr(w, "s", None)
+        if s is not None:
+            s.close()
     except Exception:  # closing an already broken socket: nothing left to do
         pass
 
