@@ -16,5 +16,7 @@ API (kind = "ChargingStationCertificate" | "V2GCertificate" | None for combined 
     ks.installed(kind)                           # (chain PEM, SEC1 DER private key) for TLS, or None
 
 Lower layers: certs.p256 (curve, ECDSA-SHA256 with RFC 6979 nonces, as generators that yield per bit),
-certs.der (DER encoder + bounds-checked reader), certs.csr (PKCS#10 build, PEM in/out).
+certs.der (DER encoder), certs.csr (PKCS#10 build, PEM out), certs.x509 (bounds-checked PEM/DER reader
+for CertificateSigned, imported on first use). Flash files: <slot>.pend / <slot>.crt in the given Store.
+Needs 3-argument pow (Unix and ESP32 ports have it); pow(x, -1, m) is avoided: MicroPython returns 0.
 """

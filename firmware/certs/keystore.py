@@ -45,7 +45,8 @@ class Keystore:
                 if body:
                     rec[body] = f.read()
             return rec
-        except Exception as e:  # a damaged file must not wedge certificate handling forever
+        except (ValueError, IndexError) as e:  # damaged: must not wedge certificate handling forever
+            # (Only parse errors: a MemoryError here must never cost us the key.)
             log.warn("certs", "dropping unreadable %s: %r", name, e)
             self.store.remove(name)
             return None
@@ -68,8 +69,8 @@ class Keystore:
             return False, "MissingIdentity"  # unset or over-long serial / organisation / SECC id
         if slot in self._busy:
             return False, "CsrPending"
-        p = self.pending(kind)
-        if p is not None and (max_wait is None or clock.now() - p.get("t", 0) < max_wait):
+        p = self._load(slot + ".pend")
+        if p is not None and (max_wait is None or clock.now() - p["t"] < max_wait):
             return False, "CsrPending"
         return True, None
 
