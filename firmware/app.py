@@ -21,7 +21,6 @@ class Station:
     # What producers and handlers see (see producers/__init__.py): dm, outbox, conn, tx, fw, logs, keys,
     # serial, evse_ids(), connector(), sample().
     def __init__(self, board, cfg):
-        from certs.keystore import Keystore
         from hw.inputs import Inputs
         from ocppj.conn import Conn
         from ocppj.rpc import Rpc
@@ -46,7 +45,7 @@ class Station:
         self.inputs = Inputs(board.inputs)
         self.fw = FwState(self.store)
         self.logs = LogState()
-        self.keys = Keystore(Store(root + "/certs"))
+        self._keys = None
         self.rpc = Rpc(self.dm)
         self.outbox = Outbox(self.rpc, self.dm, cfg.get("outbox_bound", 32))
         self.txq = TxQueue(Store(root + "/txq"), cfg.get("txq_bound", 200))
@@ -61,6 +60,15 @@ class Station:
                          ssl=self._tls(), on_accepted=self.all_status, max_size=cfg.get("max_message", 16384))
         self._handlers()
         self._aligned_due = None
+
+    @property
+    def keys(self):
+        # The certificate code (big numbers, DER) is loaded on first use: most boots never need it.
+        if self._keys is None:
+            from certs.keystore import Keystore
+
+            self._keys = Keystore(Store(self.board.root + "/certs"))
+        return self._keys
 
     def _tls(self):
         ca = self.cfg.get("ca")

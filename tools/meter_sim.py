@@ -116,6 +116,7 @@ class Meter:
         self.power = 0.0
         self.energy_wh = float(energy_wh)
         self.exception = None  # ExcCodes member: answer every read with it
+        self.unplugged = False  # this meter alone is off the bus: no answer
         self._t = time.monotonic()
 
     def integrate(self):
@@ -182,9 +183,12 @@ class MeterSim:
         m.integrate()
         return m.energy_wh
 
-    def set_silent(self, on):
-        """Meter(s) unplugged: requests get no answer at all."""
-        self.silent = bool(on)
+    def set_silent(self, on, unit=None):
+        """Meter(s) unplugged: requests get no answer at all (every meter, or only this unit's)."""
+        if unit is None:
+            self.silent = bool(on)
+        else:
+            self.meters[unit].unplugged = bool(on)
 
     def set_bad_crc(self, on):
         """Answers arrive with a corrupted CRC."""
@@ -236,7 +240,7 @@ class MeterSim:
                 self._buf = self._buf[1:]
                 continue
             self._buf = rest
-            if self.silent or frame[0] not in self.meters:
+            if self.silent or frame[0] not in self.meters or self.meters[frame[0]].unplugged:
                 continue
             self._writer.write(frame)
 

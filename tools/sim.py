@@ -32,6 +32,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 import bench  # noqa: E402
+import build_mpy  # noqa: E402
 from meter_sim import MeterSim  # noqa: E402
 
 MODELS = {"sdm630": "SDM630", "sdm120": "SDM120", "abb_b23": "B23", "em340": "EM340"}
@@ -97,7 +98,8 @@ class Sim:
     async def boot(self, reset_cause="PowerUp"):
         self.boots += 1
         env = dict(os.environ)
-        env["MICROPYPATH"] = ":".join([".frozen", os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards", "host")])
+        # The firmware runs from .mpy as on a board: no compiler in RAM, so --heap means what it says.
+        env["MICROPYPATH"] = ":".join((".frozen",) + build_mpy.build("host"))
         self.proc = await asyncio.create_subprocess_exec(
             micropython(), "-X", "heapsize=" + self.a.heap, os.path.join(ROOT, "boards", "host", "main.py"),
             self.cfg_path, reset_cause, env=env, stdout=sys.stdout, stderr=sys.stdout)
@@ -132,7 +134,7 @@ class Sim:
             self.apply(e, fault=1 if req.get("on", True) else 0)
         elif cmd == "meter_fail":
             self.meter_fail[e] = bool(req.get("on", True))
-            self.meters.set_unit_silent(e, self.meter_fail[e])
+            self.meters.set_silent(self.meter_fail[e], unit=e)
         elif cmd == "power_cut":
             await self.kill()
             await self.boot("PowerUp")
@@ -148,7 +150,10 @@ class Sim:
 
     async def client(self, reader, writer):
         while True:
-            line = await reader.readline()
+            try:
+                line = await reader.readline()
+            except (ConnectionError, asyncio.CancelledError):  # the bench went away, or we stop
+                break
             if not line:
                 break
             try:

@@ -11,7 +11,7 @@ from station.store import Store
 from station.tx import Transactions
 from station.txq import TxQueue
 
-HEAP = "96K"
+HEAP = "128K"
 _ROOT = "/tmp/mpt_trigger"
 
 

@@ -1,0 +1,78 @@
+"""Compile the firmware (and a board's modules) to .mpy with mpy-cross: `make mpy`, tools/sim.py, benchmarks.
+
+    .venv/bin/python tools/build_mpy.py [--board esp32_devkitc] [--sizes]
+
+Output: build/mpy/firmware/... and build/mpy/<board>/... . Bytecode-only .mpy files are the same for every
+port, so the one build (made with -march=xtensawin) runs on the ESP32 and under the Unix port alike.
+A board's main.py and boot.py stay .py: the board runs them as scripts. Only changed files are recompiled.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "build", "mpy")
+_SCRIPTS = ("main.py", "boot.py", "manifest.py")
+
+
+def mpy_cross():
+    exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    return exe if os.path.exists(exe) else "mpy-cross"
+
+
+def _sources(top, skip=()):
+    for d, dirs, files in os.walk(top):
+        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+        for f in sorted(files):
+            if f.endswith(".py") and f not in skip:
+                yield os.path.join(d, f)
+
+
+def build(board="host"):
+    """Compile what changed; returns (firmware dir, board dir) of .mpy files."""
+    done = []
+    for src_top, skip in ((os.path.join(ROOT, "firmware"), ()), (os.path.join(ROOT, "boards", board), _SCRIPTS)):
+        out_top = os.path.join(OUT, os.path.basename(src_top) if src_top.endswith("firmware") else board)
+        for src in _sources(src_top, skip):
+            rel = os.path.relpath(src, src_top)
+            dst = os.path.join(out_top, rel[:-3] + ".mpy")
+            if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
+                continue
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            # -s: the source name in tracebacks stays the repository path, not the build path
+            subprocess.run([mpy_cross(), "-march=xtensawin", "-s", os.path.relpath(src, ROOT), "-o", dst, src],
+                           check=True)
+        done.append(out_top)
+    return tuple(done)
+
+
+def sizes(top):
+    out = []
+    for d, _, files in os.walk(top):
+        for f in files:
+            if f.endswith(".mpy"):
+                p = os.path.join(d, f)
+                out.append((os.path.relpath(p, top), os.path.getsize(p)))
+    return sorted(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--board", default="esp32_devkitc")
+    ap.add_argument("--sizes", action="store_true", help="print the size of every .mpy")
+    a = ap.parse_args()
+    fw, bd = build(a.board)
+    print("built %s and %s" % (os.path.relpath(fw, ROOT), os.path.relpath(bd, ROOT)))
+    if a.sizes:
+        total = 0
+        for top in (fw, bd):
+            for name, n in sizes(top):
+                print("%7d  %s" % (n, os.path.join(os.path.basename(top), name)))
+                total += n
+        print("%7d  total" % total)
+
+
+if __name__ == "__main__":
+    main()
