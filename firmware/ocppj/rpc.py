@@ -25,6 +25,7 @@ import os
 
 import log
 from ocppj import validate
+from ocppj.ws import Closed
 
 _TAG = "rpc"
 _CALL = 2
@@ -80,7 +81,10 @@ class Rpc:
         ws = self.ws
         if ws is None:
             raise NotConnected()
-        await ws.send(json.dumps(msg))
+        try:
+            await ws.send(json.dumps(msg))
+        except Closed:
+            raise NotConnected() from None
         if self.on_sent:
             self.on_sent()
 
@@ -110,14 +114,12 @@ class Rpc:
 
     async def serve(self, ws):
         """Read and dispatch messages from ws until it closes."""
-        import ocppj.ws as wsmod
-
         self.ws = ws
         try:
             while True:
                 try:
                     text = await ws.recv()
-                except wsmod.Closed as e:
+                except Closed as e:
                     log.info(_TAG, "connection ended: %s", e)
                     return
                 try:

@@ -175,7 +175,12 @@ class Outbox:
             try:
                 res = await self._rpc.call(it.action, it.payload)
                 self.sent += 1
-            except (CallError, CallTimeout, NotConnected) as e:
+            except NotConnected:
+                if not it.triggered and it.action != "BootNotification":
+                    self.items.insert(0, it)  # never reached the CSMS: send it after the reconnect
+                    return True
+                log.info(_TAG, "%s dropped: connection lost", it.action)
+            except (CallError, CallTimeout) as e:
                 log.warn(_TAG, "%s not answered: %r", it.action, e)
             _done(it, res)
             return True
