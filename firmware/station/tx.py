@@ -55,7 +55,11 @@ class Transactions:
             log.warn(_TAG, "evse %d: transaction %s interrupted by power loss, ending it", e, tx["id"])
             self._end(e, "AbnormalCondition", "PowerLoss")
 
-    def _event(self, evse_id, tx, kind, reason, cs=None, context=None, measurands=None, stopped=None):
+    def _values(self, evse_id, var, context):
+        # sampledValues of the measurands in SampledDataCtrlr.<var>, or None without a fresh reading.
+        return self._sample(evse_id, self._dm.measurands("SampledDataCtrlr", var), context)
+
+    def _event(self, evse_id, tx, kind, reason, cs=None, sv=None, stopped=None):
         info = {"transactionId": tx["id"], "chargingState": cs or tx["cs"]}
         if stopped:
             info["stoppedReason"] = stopped
@@ -68,12 +72,8 @@ class Transactions:
         }
         if kind == "Started" or reason == "Trigger":
             p["evse"] = {"id": evse_id, "connectorId": tx["conn"]}
-        if measurands:
-            sv = self._sample(evse_id, measurands, context)
-            if sv:
-                p["meterValue"] = [{"timestamp": p["timestamp"], "sampledValue": sv}]
-            else:  # never invent values: the event goes without them
-                log.warn(_TAG, "evse %d: no fresh meter reading for %s", evse_id, kind)
+        if sv:
+            p["meterValue"] = [{"timestamp": p["timestamp"], "sampledValue": sv}]
         if not self._online():
             p["offline"] = True
         tx["seq"] += 1
@@ -85,18 +85,18 @@ class Transactions:
         self._wake()
         return p
 
-    def _meas(self, var):
-        return self._dm.measurands("SampledDataCtrlr", var)
-
     def _start(self, evse_id, conn, reason, cs):
         tx = {"id": _new_id(), "seq": 0, "cs": cs, "conn": conn, "t": None}
         self._tx[evse_id] = tx
         log.info(_TAG, "evse %d: transaction %s started (%s)", evse_id, tx["id"], reason)
-        self._event(evse_id, tx, "Started", reason, cs, "Transaction.Begin", self._meas("TxStartedMeasurands"))
+        self._event(evse_id, tx, "Started", reason, cs, self._values(evse_id, "TxStartedMeasurands",
+                                                                   "Transaction.Begin"))
 
     def _end(self, evse_id, reason, stopped):
         tx = self._tx.pop(evse_id)
-        self._event(evse_id, tx, "Ended", reason, None, "Transaction.End", self._meas("TxEndedMeasurands"), stopped)
+        # Without a fresh reading the event goes without values: never invented or stale ones.
+        self._event(evse_id, tx, "Ended", reason, None, self._values(evse_id, "TxEndedMeasurands", "Transaction.End"),
+                    stopped)
         log.info(_TAG, "evse %d: transaction %s ended (%s)", evse_id, tx["id"], stopped)
 
     def on_connector(self, evse_id, conn, plugged, charging):
@@ -123,7 +123,8 @@ class Transactions:
     def trigger(self, evse_id):
         """TriggerMessage(TransactionEvent): Updated, triggerReason Trigger, through the same queue."""
         tx = self._tx[evse_id]
-        return self._event(evse_id, tx, "Updated", "Trigger", None, "Trigger", self._meas("TxUpdatedMeasurands"))
+        return self._event(evse_id, tx, "Updated", "Trigger", None,
+                           self._values(evse_id, "TxUpdatedMeasurands", "Trigger"))
 
     def tick(self, now_ms):
         """Called about once a second: periodic Updated events per SampledDataCtrlr.TxUpdatedInterval."""
@@ -133,6 +134,9 @@ class Transactions:
         for e, tx in self.running():
             if tx["t"] is None or time.ticks_diff(now_ms, tx["t"]) >= iv:
                 if tx["t"] is not None:  # the first tick only starts the period
-                    self._event(e, tx, "Updated", "MeterValuePeriodic", None, "Sample.Periodic",
-                                self._meas("TxUpdatedMeasurands"))
+                    sv = self._values(e, "TxUpdatedMeasurands", "Sample.Periodic")
+                    if sv:
+                        self._event(e, tx, "Updated", "MeterValuePeriodic", None, sv)
+                    else:  # a periodic event exists for its values: none fresh, none sent
+                        log.warn(_TAG, "evse %d: no fresh meter reading, periodic update skipped", e)
                 tx["t"] = now_ms

@@ -138,3 +138,16 @@ def test_start_point_energy_transfer():
     b.tx.on_connector(1, 1, True, False)
     eq([(e["eventType"], e["triggerReason"]) for e in b.drain()],
        [("Started", "ChargingStateChanged"), ("Ended", "ChargingStateChanged")])
+
+
+def test_periodic_update_skipped_without_fresh_reading():
+    b = Bench()
+    b.dm.put("SampledDataCtrlr", "TxUpdatedInterval", 10)
+    b.tx.on_connector(1, 1, True, True)
+    b.tx.tick(0)
+    b.meter_ok = False
+    b.tx.tick(10000)
+    b.meter_ok = True
+    b.tx.tick(20000)
+    ev = b.drain()
+    eq([(e["triggerReason"], e["seqNo"]) for e in ev], [("CablePluggedIn", 0), ("MeterValuePeriodic", 1)])
