@@ -60,6 +60,7 @@ class Station:
                          ssl=self._tls(), on_accepted=self.all_status, max_size=cfg.get("max_message", 16384))
         self._handlers()
         self._aligned_due = None
+        self._status = {}  # StatusNotification key -> connectorStatus last queued
 
     @property
     def keys(self):
@@ -106,15 +107,18 @@ class Station:
 
     # --- events -------------------------------------------------------------------------------------------
 
-    def status_changed(self, evse_id, conn_id):
+    def status_changed(self, evse_id, conn_id, always=False):
+        # Spontaneous StatusNotification only when connectorStatus moves (charging on/off is not one).
         p = pstatus.build(self, evse_id, conn_id)
-        if p is not None:
-            self.outbox.put("StatusNotification", p, key=pstatus.key(evse_id, conn_id))
+        k = pstatus.key(evse_id, conn_id)
+        if p is not None and (always or self._status.get(k) != p["connectorStatus"]):
+            self._status[k] = p["connectorStatus"]
+            self.outbox.put("StatusNotification", p, key=k)
 
     def all_status(self):
         # B01.FR.05: after an Accepted boot, the current state of every connector.
         for e in self.evse_ids():
-            self.status_changed(e, self.inputs.connector_id)
+            self.status_changed(e, self.inputs.connector_id, True)
 
     def _on_input(self, e, c, status, plugged, charging):
         self.tx.on_connector(e, c, plugged, charging)

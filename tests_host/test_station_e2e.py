@@ -1,0 +1,213 @@
+"""The station runtime end to end (issue 4): boot, connector statuses, a full transaction with periodic
+meter values, SetVariables, CSMS outages and power cuts, a failing meter. The firmware runs under the
+Unix port with a heap cap (tools/sim.py), against the `ocpp` package CSMS and pymodbus meters."""
+
+import time
+
+import pytest
+from station_bench import CSMS, Station, payloads
+
+
+def set_vars(csms, sid, **kv):
+    data = []
+    for k, v in kv.items():
+        comp, var = k.split("__")
+        data.append({"component": {"name": comp}, "variable": {"name": var}, "attributeValue": str(v)})
+    res = csms.call(sid, "SetVariables", {"setVariableData": data})
+    return [r["attributeStatus"] for r in res["setVariableResult"]]
+
+
+def tx_events(csms_list, sid):
+    out = []
+    for c in csms_list:
+        out += payloads(c, "TransactionEvent", sid)
+    return out
+
+
+def assert_transactions_whole(events):
+    """Every transaction: seqNo 0..n without gap or duplicate, Started first, Ended last (if ended)."""
+    by_id = {}
+    for e in events:
+        by_id.setdefault(e["transactionInfo"]["transactionId"], []).append(e)
+    for tid, evs in by_id.items():
+        seqs = [e["seqNo"] for e in evs]
+        assert seqs == list(range(len(seqs))), (tid, seqs)
+        assert evs[0]["eventType"] == "Started", (tid, evs[0])
+        assert all(e["eventType"] == "Updated" for e in evs[1:-1]), tid
+    return by_id
+
+
+@pytest.fixture
+def bench():
+    made = []
+
+    def start(csms, sid, **kw):
+        st = Station(csms.url + "/ocpp", sid, **kw)
+        made.append(st)
+        return st
+
+    yield start
+    for st in made:
+        st.stop()
+        assert not st.problems(), "\n".join(st.problems())
+
+
+def plug_and_charge(st, evse, power_w):
+    st.cmd(cmd="plug", evse=evse)
+    st.wait_log("inputs: evse %d: Occupied" % evse)  # a transaction starts at EVConnected
+    st.cmd(cmd="charge", evse=evse, power_w=power_w)
+
+
+def energy(ev):
+    for mv in ev.get("meterValue", []):
+        for s in mv["sampledValue"]:
+            if s.get("measurand", "Energy.Active.Import.Register") == "Energy.Active.Import.Register":
+                return float(s["value"])
+    return None
+
+
+def test_boot_statuses_and_variables(bench):
+    with CSMS(interval=300) as csms:
+        bench(csms, "CS-BOOT", evses=3, meter="em340")
+        sns = csms.wait_for("StatusNotification", 3, timeout=20)
+        assert sorted((m.payload["evseId"], m.payload["connectorStatus"]) for m in sns) == [
+            (1, "Available"), (2, "Available"), (3, "Available")]
+        boot = csms.messages("BootNotification")[0].payload
+        assert boot["reason"] == "PowerUp" and boot["chargingStation"]["serialNumber"] == "CS-BOOT"
+        r = csms.call("CS-BOOT", "GetVariables", {"getVariableData": [
+            {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}},
+            {"component": {"name": "AlignedDataCtrlr"}, "variable": {"name": "Measurands"}}]})["getVariableResult"]
+        assert [x["attributeValue"] for x in r] == ["300", "Energy.Active.Import.Register,Power.Active.Import"]
+        # a measurand no meter here can deliver is refused, not silently dropped later
+        assert set_vars(csms, "CS-BOOT", AlignedDataCtrlr__Measurands="SoC") == ["Rejected"]
+        assert not csms.errors()
+
+
+def test_full_transaction_periodic_values_and_measurands(bench):
+    with CSMS(interval=300) as csms:
+        st = bench(csms, "CS-TX")
+        csms.wait_for("StatusNotification")
+        assert set_vars(csms, "CS-TX", SampledDataCtrlr__TxUpdatedInterval=2) == ["Accepted"]
+        plug_and_charge(st, 1, 11000)
+        csms.wait(lambda log: len(payloads(csms, "TransactionEvent")) >= 4, timeout=15)
+        assert set_vars(csms, "CS-TX", SampledDataCtrlr__TxUpdatedMeasurands="Current.Import,Voltage") == ["Accepted"]
+        n = len(payloads(csms, "TransactionEvent"))
+        csms.wait(lambda log: len(payloads(csms, "TransactionEvent")) >= n + 2, timeout=10)
+        st.cmd(cmd="charge", evse=1, power_w=0)  # the EV pauses
+        time.sleep(0.5)
+        st.cmd(cmd="unplug", evse=1)
+        csms.wait(lambda log: any(p["eventType"] == "Ended" for p in payloads(csms, "TransactionEvent")), timeout=10)
+        evs = payloads(csms, "TransactionEvent")
+        (tid, whole), = assert_transactions_whole(evs).items()
+        assert whole[0]["triggerReason"] == "CablePluggedIn" and whole[0]["evse"] == {"id": 1, "connectorId": 1}
+        states = [e["transactionInfo"]["chargingState"] for e in whole if e["triggerReason"] == "ChargingStateChanged"]
+        assert states == ["Charging", "SuspendedEV"]
+        periodic = [e for e in whole if e["triggerReason"] == "MeterValuePeriodic"]
+        assert len(periodic) >= 3
+        assert all(s["context"] == "Sample.Periodic" for e in periodic for s in e["meterValue"][0]["sampledValue"])
+        late = [e for e in periodic if e["seqNo"] > n - 1 + 1]  # after the SetVariables took effect
+        assert late and all({s["measurand"] for s in e["meterValue"][0]["sampledValue"]} ==
+                            {"Current.Import", "Voltage"} for e in late)
+        end = whole[-1]
+        assert end["eventType"] == "Ended" and end["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+        assert end["meterValue"][0]["sampledValue"][0]["context"] == "Transaction.End"
+        assert energy(end) > energy(whole[0]) > -1  # energy register grew with the 11 kW charge
+        assert [m.payload["connectorStatus"] for m in csms.messages("StatusNotification")] == [
+            "Available", "Occupied", "Available"]
+        assert not csms.errors()
+
+
+def test_csms_down_during_transaction_then_back(bench):
+    csms = CSMS(interval=300).start()
+    port = csms.port
+    try:
+        st = bench(csms, "CS-OFF")
+        csms.wait_for("StatusNotification")
+        set_vars(csms, "CS-OFF", OCPPCommCtrlr__RetryBackOffWaitMinimum=1, OCPPCommCtrlr__RetryBackOffRandomRange=0)
+        plug_and_charge(st, 1, 7400)
+        csms.wait(lambda log: len(payloads(csms, "TransactionEvent")) >= 2)
+        time.sleep(0.5)  # answered: an event the CSMS never confirmed would rightly be sent again
+        csms.stop()
+        time.sleep(0.5)
+        st.cmd(cmd="charge", evse=1, power_w=0)
+        time.sleep(0.3)
+        st.cmd(cmd="charge", evse=1, power_w=3000)
+        time.sleep(0.3)
+        st.cmd(cmd="unplug", evse=1)
+        time.sleep(1)
+        csms2 = CSMS(interval=300, port=port).start()
+        try:
+            csms2.wait(lambda log: any(p["eventType"] == "Ended" for p in payloads(csms2, "TransactionEvent")),
+                       timeout=20)
+            before, after = payloads(csms, "TransactionEvent"), payloads(csms2, "TransactionEvent")
+            assert_transactions_whole(before + after)
+            assert [e["transactionInfo"]["chargingState"] for e in after] == ["SuspendedEV", "Charging", "Charging"]
+            assert all(e.get("offline") is True for e in after)  # happened while the CSMS was away
+            assert not any(e.get("offline") for e in before)
+            assert not csms2.messages("BootNotification")  # same boot: no new BootNotification
+            assert not csms.errors() and not csms2.errors()
+        finally:
+            csms2.stop()
+    finally:
+        csms.stop()
+
+
+def test_power_cut_while_offline_loses_nothing(bench, tmp_path):
+    csms = CSMS(interval=300).start()
+    port = csms.port
+    try:
+        st = bench(csms, "CS-CUT", state=tmp_path / "flash")
+        csms.wait_for("StatusNotification")
+        set_vars(csms, "CS-CUT", OCPPCommCtrlr__RetryBackOffWaitMinimum=1, OCPPCommCtrlr__RetryBackOffRandomRange=0,
+                 SampledDataCtrlr__TxUpdatedInterval=1)
+        plug_and_charge(st, 1, 7400)
+        csms.wait(lambda log: len(payloads(csms, "TransactionEvent")) >= 2)
+        time.sleep(0.5)  # answered: an event the CSMS never confirmed would rightly be sent again
+        csms.stop()
+        time.sleep(3.5)  # periodic events pile up in the on-flash queue
+        st.cmd(cmd="power_cut")
+        time.sleep(2)
+        st.cmd(cmd="power_cut")  # and once more while it boots without a CSMS
+        time.sleep(1.5)
+        csms2 = CSMS(interval=300, port=port).start()
+        try:
+            csms2.wait(lambda log: any(p["eventType"] == "Started" for p in payloads(csms2, "TransactionEvent"))
+                       and any(p["eventType"] == "Ended" for p in payloads(csms2, "TransactionEvent")), timeout=30)
+            time.sleep(1)
+            by_id = assert_transactions_whole(payloads(csms, "TransactionEvent") + payloads(csms2, "TransactionEvent"))
+            # each cut ends the running transaction; each boot starts one for the EV still plugged in
+            assert len(by_id) == 3
+            ended = [t for t in by_id.values() if t[-1]["eventType"] == "Ended"]
+            assert len(ended) == 2
+            for t in ended:
+                assert t[-1]["transactionInfo"]["stoppedReason"] == "PowerLoss"
+                assert t[-1]["triggerReason"] == "AbnormalCondition"
+            assert csms2.messages("BootNotification")[0].payload["reason"] == "PowerUp"
+            assert not csms.errors() and not csms2.errors()
+        finally:
+            csms2.stop()
+    finally:
+        csms.stop()
+
+
+def test_meter_down_no_invented_values(bench):
+    with CSMS(interval=300) as csms:
+        st = bench(csms, "CS-MTR")
+        csms.wait_for("StatusNotification")
+        set_vars(csms, "CS-MTR", SampledDataCtrlr__TxUpdatedInterval=1)
+        st.cmd(cmd="charge", evse=1, power_w=7400)
+        csms.wait(lambda log: any(p["triggerReason"] == "MeterValuePeriodic"
+                                  for p in payloads(csms, "TransactionEvent")))
+        st.cmd(cmd="meter_fail", evse=1, on=True)
+        st.wait_log("unit 1 down")
+        time.sleep(6)  # past staleness: from here on nothing may carry a value
+        n = len(payloads(csms, "TransactionEvent"))
+        time.sleep(2.5)
+        st.cmd(cmd="unplug", evse=1)
+        csms.wait(lambda log: any(p["eventType"] == "Ended" for p in payloads(csms, "TransactionEvent")))
+        late = payloads(csms, "TransactionEvent")[n:]
+        assert [e["eventType"] for e in late] == ["Ended"]  # no periodic updates without a reading
+        assert "meterValue" not in late[0]
+        st.cmd(cmd="meter_fail", evse=1, on=False)
+        st.wait_log("unit 1 answers again")
+        assert not csms.errors()
