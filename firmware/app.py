@@ -189,7 +189,9 @@ class Station:
 
     # --- start-up -------------------------------------------------------------------------------------------
 
-    async def run(self):
+    async def run(self, extra=()):
+        # extra: board tasks supervised like ours, as (name, coroutine function, args); they get the
+        # scheduler as their last argument so they can check in.
         s = Sched(self.board.wdt(8000) if self.board.wdt else None)
         if self.meters:  # a first reading, so a transaction cut by a power loss ends with its energy
             await self.meters.poll_once()
@@ -207,10 +209,12 @@ class Station:
         s.spawn("station", self.ticker, s, critical=True)
         s.spawn("outbox", self.outbox.run)
         s.spawn("conn", self.conn.run)
+        for name, fn, args in extra:
+            s.spawn(name, fn, *(tuple(args) + (s,)))
         log.info(_TAG, "station %s up: %d EVSE(s), meters %s", self.cfg["id"], len(self.evse_ids()),
                  "on" if self.meters else "none")
         await s.watchdog()
 
 
-def run(board, cfg):
-    asyncio.run(Station(board, cfg).run())
+def run(board, cfg, extra=()):
+    asyncio.run(Station(board, cfg).run(extra))
