@@ -33,6 +33,21 @@ _RESULT = 3
 _ERROR = 4
 
 
+def _valid_utf8(b):
+    # MicroPython's json decodes an escaped surrogate pair ("\\ud83d\\ude00") into two 3-byte surrogates,
+    # which are not UTF-8; echoed back (ids, names in replies) they would make our text frame invalid.
+    # Each such 3-byte sequence becomes U+FFFD, also 3 bytes, in place.
+    i = b.find(b"\xed")
+    if i < 0:
+        return b
+    b = bytearray(b)
+    while i >= 0:
+        if i + 2 < len(b) and 0xA0 <= b[i + 1] <= 0xBF:
+            b[i : i + 3] = b"\xef\xbf\xbd"
+        i = b.find(b"\xed", i + 1)
+    return b
+
+
 class CallError(Exception):
     def __init__(self, code, description="", details=None):
         super().__init__(code, description)
@@ -82,7 +97,7 @@ class Rpc:
         if ws is None:
             raise NotConnected()
         try:
-            await ws.send(json.dumps(msg))
+            await ws.send(_valid_utf8(json.dumps(msg).encode()))
         except Closed:
             raise NotConnected() from None
         if self.on_sent:

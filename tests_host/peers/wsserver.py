@@ -134,7 +134,12 @@ class AuditServer:
                 elif f.op in (0, 1):
                     parts.append(f.data)
                     if f.fin:
-                        await self._message(b"".join(parts).decode())
+                        try:
+                            text = b"".join(parts).decode()
+                        except UnicodeDecodeError:
+                            self.violations.append(("text frame", "not UTF-8: %r" % b"".join(parts)[:80]))
+                            text = b"".join(parts).decode(errors="replace")
+                        await self._message(text)
                         parts = []
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
