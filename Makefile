@@ -16,10 +16,17 @@ $(STAMP): requirements.txt
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
 
+# Test-only npm peers (ocpp-rpc, pinned by package-lock.json) for the interoperability tests.
+NPM_STAMP := node_modules/.installed
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
+
 lint: setup
 	$(BIN)/ruff check .
 
-test: lint
+test: lint $(NPM_STAMP)
 	$(BIN)/python -m pytest -q tests_host
 
 # The README's "run it" command: a local CSMS and a simulated station, a trace and a summary table.
@@ -41,4 +48,4 @@ deploy-config: setup
 	$(BIN)/mpremote connect $(PORT) fs cp $(or $(CONFIG),boards/$(BOARD)/config.json) :config.json
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) build .pytest_cache .ruff_cache .mypy_cache node_modules
