@@ -1,0 +1,110 @@
+"""The core TriggerMessage cases again, against a second, independent CSMS: npm ocpp-rpc in strict mode
+(validates every station CALL and our responses against the schemas, date-times included)."""
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+from station_bench import Station
+
+from mpharness import ROOT
+
+NODE = shutil.which("node")
+PEER = os.path.join(ROOT, "tests_host", "peers", "ocpp_rpc_remote.js")
+pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+
+
+class RpcCsms:
+    def __init__(self):
+        self.p = subprocess.Popen([NODE, PEER], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        self.events = []
+        self._cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.port = self.wait(lambda e: e["ev"] == "listening")["port"]
+        self._n = 0
+
+    def _read(self):
+        for ln in self.p.stdout:
+            with self._cond:
+                self.events.append(json.loads(ln))
+                self._cond.notify_all()
+
+    def wait(self, pred, timeout=15, start=0):
+        end = time.time() + timeout
+        with self._cond:
+            while True:
+                for e in self.events[start:]:
+                    if pred(e):
+                        return e
+                assert time.time() < end, self.events[-20:]
+                self._cond.wait(0.2)
+
+    def call(self, method, params):
+        """Returns (reply event, index of the reply in the event list)."""
+        self._n += 1
+        n = self._n
+        self.p.stdin.write(json.dumps({"id": n, "method": method, "params": params}) + "\n")
+        self.p.stdin.flush()
+        r = self.wait(lambda e: e["ev"] == "reply" and e["id"] == n)
+        return r, self.events.index(r)
+
+    def calls_after(self, i, method, count=1):
+        self.wait(lambda e: len([x for x in self.events[i:] if x["ev"] == "call" and x["method"] == method]) >= count)
+        return [x["params"] for x in self.events[i:] if x["ev"] == "call" and x["method"] == method][:count]
+
+    def stop(self):
+        self.p.kill()
+
+
+def test_core_trigger_cases_against_ocpp_rpc_strict():
+    assert os.path.isdir(os.path.join(ROOT, "node_modules", "ocpp-rpc")), "run make setup (npm ci)"
+    csms = RpcCsms()
+    st = Station("ws://127.0.0.1:%d" % csms.port, "CS-RPC2", evses=2)
+    try:
+        csms.wait(lambda e: e["ev"] == "call" and e["method"] == "StatusNotification")
+        st.cmd(cmd="plug", evse=1)
+        st.wait_log("inputs: evse 1: Occupied")
+        st.cmd(cmd="charge", evse=1, power_w=7400)
+        csms.wait(lambda e: e["ev"] == "call" and e["method"] == "TransactionEvent"
+                  and e["params"]["transactionInfo"].get("chargingState") == "Charging")
+        time.sleep(1.5)
+
+        def trig(kind, evse=None):
+            params = {"requestedMessage": kind}
+            if evse:
+                params["evse"] = evse
+            r, i = csms.call("TriggerMessage", params)
+            return r.get("result"), i
+
+        res, i = trig("Heartbeat")
+        assert res == {"status": "Accepted"} and csms.calls_after(i, "Heartbeat") == [{}]
+        res, i = trig("StatusNotification", {"id": 1, "connectorId": 1})
+        assert res["status"] == "Accepted"
+        assert csms.calls_after(i, "StatusNotification")[0]["connectorStatus"] == "Occupied"
+        res, i = trig("MeterValues")
+        assert res["status"] == "Accepted"
+        assert sorted(p["evseId"] for p in csms.calls_after(i, "MeterValues", 2)) == [1, 2]
+        res, i = trig("TransactionEvent", {"id": 1})
+        p = csms.calls_after(i, "TransactionEvent")[0]
+        assert res["status"] == "Accepted" and (p["triggerReason"], p["evse"]["id"]) == ("Trigger", 1)
+        for kind in ("LogStatusNotification", "FirmwareStatusNotification"):
+            res, i = trig(kind)
+            assert res["status"] == "Accepted" and csms.calls_after(i, kind) == [{"status": "Idle"}]
+        res, i = trig("SignChargingStationCertificate")
+        assert res["status"] == "Accepted"
+        assert "BEGIN CERTIFICATE REQUEST" in csms.calls_after(i, "SignCertificate")[0]["csr"]
+        assert trig("BootNotification")[0]["status"] == "Rejected"
+        assert trig("StatusNotification", {"id": 5, "connectorId": 1})[0] == {
+            "status": "Rejected", "statusInfo": {"reasonCode": "UnknownEvse"}}
+        assert trig("PublishFirmwareStatusNotification")[0] == {"status": "NotImplemented"}
+        time.sleep(0.5)
+        assert not [e for e in csms.events if e["ev"] == "strict"], [e for e in csms.events if e["ev"] == "strict"]
+        assert not st.problems(), st.problems()
+    finally:
+        st.stop()
+        csms.stop()
