@@ -318,6 +318,10 @@ class CSMS:
         async def close():
             self._server.close()
             await self._server.wait_closed()
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in rest:  # pending calls and handlers: end them here, not in a closed loop
+                t.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)

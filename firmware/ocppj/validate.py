@@ -1,9 +1,12 @@
 # Payload validation from the generated tables (schema_tbl.py, built by tools/gen_validators.py from the
-# official OCPP 2.0.1 JSON schemas). No JSON-schema engine on the device: a small walk over nested tuples.
+# official OCPP 2.0.1 JSON schemas). No JSON-schema engine on the device: each action's schema is a compact
+# JSON text, decoded when a message of that action arrives and walked here (node format: the generator's doc).
 # The error codes are Part 4's (never the 1.6 name FormationViolation):
 #   wrong JSON type -> TypeConstraintViolation; missing required field, too few/many array items ->
 #   OccurrenceConstraintViolation; value not in the enum, string too long, number out of range, not a
 #   date-time -> PropertyConstraintViolation; property the schema does not define -> FormatViolation.
+import json
+
 import clock
 
 TYPE = "TypeConstraintViolation"
@@ -29,12 +32,17 @@ def known(action):
     return isinstance(action, str) and " " not in action and (" " + action + " ") in _tables().KNOWN
 
 
+def _node(tbl, action):
+    s = tbl.get(action)
+    return json.loads(s) if s is not None else None
+
+
 def request_node(action):
-    return _tables().REQ.get(action)
+    return _node(_tables().REQ, action)
 
 
 def response_node(action):
-    return _tables().RES.get(action)
+    return _node(_tables().RES, action)
 
 
 def _custom(v, path):
