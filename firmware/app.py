@@ -61,6 +61,8 @@ class Station:
         self._handlers()
         self._aligned_due = None
         self._status = {}  # StatusNotification key -> connectorStatus last queued
+        self._operative = {}  # evse id -> False when the operator made it Inoperative (persisted)
+        self._applied = {}  # evse id -> the enable state last given to the inputs
 
     @property
     def keys(self):
@@ -142,16 +144,29 @@ class Station:
         if evse and evse.get("connectorId", self.inputs.connector_id) != self.inputs.connector_id:
             return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownConnectorId"}}
         for e in ids:
-            self.inputs.set_enabled(e, on)  # notifies _on_input when the status moves
-        self.store.write("avail", "".join("1" if self.inputs.state(e)[0] != "Unavailable" else "0"
-                                          for e in self.evse_ids()))
-        return {"status": "Accepted"}
+            self._operative[e] = on
+        self.store.write("avail", "".join("1" if self._operative.get(e, True) else "0" for e in self.evse_ids()))
+        later = self._apply_availability()
+        # G03: a running transaction is not cut; the EVSE goes Inoperative once it has ended.
+        return {"status": "Scheduled" if later else "Accepted"}
+
+    def _apply_availability(self):
+        """Make the connectors follow the operator's wish; returns True while some change waits for a transaction."""
+        waiting = False
+        for e in self.evse_ids():
+            on = self._operative.get(e, True)
+            if not on and self.tx.running(e):
+                waiting = True
+            elif self._applied.get(e, True) != on:
+                self._applied[e] = on
+                self.inputs.set_enabled(e, on)  # notifies _on_input when the status moves
+        return waiting
 
     def _restore_availability(self):
         raw = self.store.read("avail")
         if raw:
             for e, flag in zip(self.evse_ids(), raw):
-                self.inputs.set_enabled(e, flag == ord("1"))
+                self._operative[e] = flag == ord("1")
 
     # --- periodic -------------------------------------------------------------------------------------------
 
@@ -184,6 +199,7 @@ class Station:
         while True:
             self.tx.tick(time.ticks_ms())
             self._aligned()
+            self._apply_availability()
             sched.alive("station")
             await asyncio.sleep_ms(1000)
 
@@ -198,6 +214,7 @@ class Station:
         self.inputs.sample()
         self._restore_availability()
         self.tx.recover(self.evse_ids())
+        self._apply_availability()
         for e in self.evse_ids():  # an EV already plugged in at start-up
             _, plugged, charging, _ = self.inputs.state(e)
             if plugged and not self.tx.running(e):

@@ -211,3 +211,58 @@ def test_meter_down_no_invented_values(bench):
         st.cmd(cmd="meter_fail", evse=1, on=False)
         st.wait_log("unit 1 answers again")
         assert not csms.errors()
+
+
+def test_clock_aligned_meter_values_outside_transactions(bench):
+    with CSMS(interval=300) as csms:
+        bench(csms, "CS-ALN", evses=2)
+        csms.wait_for("StatusNotification", 2)
+        assert set_vars(csms, "CS-ALN", AlignedDataCtrlr__Interval=2,
+                        AlignedDataCtrlr__Measurands="Energy.Active.Import.Register,Voltage") == ["Accepted"] * 2
+        msgs = csms.wait_for("MeterValues", 4, timeout=15)
+        for m in msgs:
+            mv = m.payload["meterValue"][0]
+            assert int(mv["timestamp"][17:19]) % 2 == 0, mv["timestamp"]  # on the clock, every 2 s
+            assert {s["context"] for s in mv["sampledValue"]} == {"Sample.Clock"}
+            assert {s.get("measurand") for s in mv["sampledValue"]} == {"Energy.Active.Import.Register", "Voltage"}
+        assert {m.payload["evseId"] for m in msgs} == {1, 2}
+        assert not csms.errors()
+
+
+def test_change_availability_survives_a_reboot(bench, tmp_path):
+    with CSMS(interval=300) as csms:
+        st = bench(csms, "CS-AV", evses=2, state=tmp_path / "flash")
+        csms.wait_for("StatusNotification", 2)
+        r = csms.call("CS-AV", "ChangeAvailability", {"operationalStatus": "Inoperative", "evse": {"id": 2}})
+        assert r == {"status": "Accepted"}
+        m = csms.wait_for("StatusNotification", 3)[-1].payload
+        assert (m["evseId"], m["connectorStatus"]) == (2, "Unavailable")
+        r = csms.call("CS-AV", "ChangeAvailability", {"operationalStatus": "Inoperative", "evse": {"id": 7}})
+        assert r["status"] == "Rejected" and r["statusInfo"]["reasonCode"] == "UnknownEvse"
+        st.cmd(cmd="power_cut")
+        csms.wait_for("BootNotification", 2, timeout=20)
+        after = csms.wait_for("StatusNotification", 5, timeout=20)[-2:]
+        assert {(m.payload["evseId"], m.payload["connectorStatus"]) for m in after} == {(1, "Available"),
+                                                                                         (2, "Unavailable")}
+        csms.call("CS-AV", "ChangeAvailability", {"operationalStatus": "Operative"})
+        m = csms.wait_for("StatusNotification", 6)[-1].payload
+        assert (m["evseId"], m["connectorStatus"]) == (2, "Available")
+        assert not csms.errors()
+
+
+def test_change_availability_waits_for_the_running_transaction(bench):
+    with CSMS(interval=300) as csms:
+        st = bench(csms, "CS-AV2")
+        csms.wait_for("StatusNotification")
+        plug_and_charge(st, 1, 7400)
+        csms.wait_for("TransactionEvent", 2)
+        r = csms.call("CS-AV2", "ChangeAvailability", {"operationalStatus": "Inoperative"})
+        assert r == {"status": "Scheduled"}
+        time.sleep(1.5)
+        assert [m.payload["connectorStatus"] for m in csms.messages("StatusNotification")][-1] == "Occupied"
+        st.cmd(cmd="unplug", evse=1)
+        csms.wait(lambda log: [m.payload["connectorStatus"] for m in csms.messages("StatusNotification")][-1:]
+                  == ["Unavailable"], timeout=10)
+        ended = [p for p in payloads(csms, "TransactionEvent") if p["eventType"] == "Ended"]
+        assert len(ended) == 1
+        assert not csms.errors()
