@@ -25,7 +25,7 @@ import os
 
 import log
 from ocppj import validate
-from ocppj.ws import Closed
+from ocppj.wsframe import Closed
 
 _TAG = "rpc"
 _CALL = 2

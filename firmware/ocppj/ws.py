@@ -1,6 +1,6 @@
-# WebSocket client (RFC 6455) over asyncio streams, just what OCPP-J needs: text messages, masked client
-# frames with a fresh random key each, fragment reassembly, pong for every ping (also between fragments),
-# client pings, close handshake with a timeout and a size limit checked before any payload is allocated.
+# WebSocket client (RFC 6455) over asyncio streams, just what OCPP-J needs: the opening handshake here
+# (URL, Basic auth, TLS, Sec-WebSocket-Accept and subprotocol checks), frames in wsframe.py (text messages,
+# masked client frames with a fresh random key each, fragments, ping/pong, close handshake, size limit).
 # Our own because the micropython-lib/PyPI clients fail basic checks (Sec-WebSocket-Accept, subprotocol,
 # fragments, blocking the loop): see README "Why our own WebSocket client".
 #
@@ -12,26 +12,10 @@ import asyncio
 import binascii
 import hashlib
 import os
-import time
 
-from micropython import const
+from ocppj.wsframe import WS, Closed, close_stream, mask  # noqa: F401 - Closed and mask are part of this API
 
-import log
-
-_TAG = "ws"
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-_CONT = const(0)
-_TEXT = const(1)
-_BIN = const(2)
-_CLOSE = const(8)
-_PING = const(9)
-_PONG = const(10)
-_SKIP_CHUNK = const(512)
-_SMALL = const(256)  # frames up to this size are built in the preallocated buffer
-
-
-class Closed(Exception):
-    pass
 
 
 class HandshakeError(Exception):
@@ -77,17 +61,6 @@ def accept_key(key):
     return binascii.b2a_base64(hashlib.sha1(key + _GUID).digest()).strip()
 
 
-def mask(data, key):
-    """data XOR the repeated 4-byte key, as bytes. One big-int XOR runs in C on every port (no viper needed)."""
-    n = len(data)
-    if n == 0:
-        return b""
-    if n < 8:
-        return bytes(data[i] ^ key[i & 3] for i in range(n))
-    k = (key * ((n + 3) >> 2))[:n]
-    return (int.from_bytes(data, "big") ^ int.from_bytes(k, "big")).to_bytes(n, "big")
-
-
 async def connect(url, protocol="ocpp2.0.1", auth=None, ssl=None, max_size=16384, timeout_ms=10000, headers=()):
     """Open a WebSocket; raises HandshakeError (bad status/accept/subprotocol) or OSError."""
     tls, host, port, path = parse_url(url)
@@ -116,7 +89,7 @@ async def connect(url, protocol="ocpp2.0.1", auth=None, ssl=None, max_size=16384
         await w.drain()
         await asyncio.wait_for_ms(_response(r, key, protocol), timeout_ms)
     except BaseException:
-        _close_stream(w)
+        close_stream(w)
         raise
     return WS(r, w, max_size)
 
@@ -147,240 +120,6 @@ async def _response(r, key, protocol):
         raise HandshakeError("server did not select subprotocol %s" % protocol)
     if hdr.get(b"upgrade", b"").lower() != b"websocket":
         raise HandshakeError("missing Upgrade: websocket")
-
-
-def _close_stream(w):
-    # MicroPython's StreamWriter.close() does nothing (wait_closed() closes the socket): close it here,
-    # synchronously, so the peer sees the TCP close right after the close handshake.
-    try:
-        w.close()
-        s = getattr(w, "s", None)
-        if s is not None:
-            s.close()
-    except Exception:  # closing an already broken socket: nothing left to do
-        pass
-
-
-class WS:
-    def __init__(self, r, w, max_size):
-        self._r = r
-        self._w = w
-        self.max_size = max_size
-        self._lock = asyncio.Lock()  # one frame on the wire at a time (replies, calls and pings interleave)
-        self._buf = bytearray(_SMALL + 8)  # preallocated frame for small messages (heartbeats, replies)
-        self.closed = False
-        self.close_code = None
-        self.last_rx = time.ticks_ms()  # any frame from the peer proves it alive
-        self._close_sent = False
-        self._reading = False
-        self._closed_evt = asyncio.Event()
-
-    async def _send(self, op, data):
-        if self.closed:
-            raise Closed("closed")
-        n = len(data)
-        key = os.urandom(4)
-        if n < 126:
-            hdr = bytes((0x80 | op, 0x80 | n))
-        elif n < 65536:
-            hdr = bytes((0x80 | op, 0xFE, n >> 8, n & 0xFF))
-        else:
-            hdr = bytes((0x80 | op, 0xFF)) + n.to_bytes(8, "big")
-        body = mask(data, key)
-        total = len(hdr) + 4 + n
-        if total <= len(self._buf):
-            b = self._buf
-            h = len(hdr)
-            b[0:h] = hdr
-            b[h : h + 4] = key
-            b[h + 4 : total] = body
-            frame = memoryview(b)[:total]
-        else:
-            frame = hdr + key + body
-        async with self._lock:
-            try:
-                self._w.write(frame)
-                await self._w.drain()
-            except OSError as e:
-                self._gone()
-                raise Closed("write failed: %r" % e) from None
-
-    async def send(self, text):
-        await self._send(_TEXT, text.encode() if isinstance(text, str) else text)
-
-    async def ping(self, data=b""):
-        await self._send(_PING, data)
-
-    async def _read(self, n):
-        try:
-            b = await self._r.readexactly(n)
-        except (OSError, EOFError) as e:
-            self._gone()
-            raise Closed("read failed: %r" % e) from None
-        if len(b) < n:
-            self._gone()
-            raise Closed("connection closed by peer")
-        return b
-
-    async def _header(self):
-        h = await self._read(2)
-        op = h[0] & 0x0F
-        fin = h[0] & 0x80
-        if h[0] & 0x70:
-            await self._fail(1002, "reserved bits set")
-        if h[1] & 0x80:
-            await self._fail(1002, "masked server frame")
-        n = h[1] & 0x7F
-        if n == 126:
-            n = int.from_bytes(await self._read(2), "big")
-        elif n == 127:
-            n = int.from_bytes(await self._read(8), "big")
-        if op >= 8 and (n > 125 or not fin):
-            await self._fail(1002, "bad control frame")
-        return op, fin, n
-
-    async def _fail(self, code, why):
-        # Fail the connection (RFC 6455 7.1.7): our close frame, best effort, then drop the socket.
-        log.warn(_TAG, "protocol error: %s; closing %d", why, code)
-        if not self._close_sent:
-            self._close_sent = True
-            try:
-                await self._send(_CLOSE, code.to_bytes(2, "big"))
-            except Closed:  # already gone: nothing to tell the peer
-                pass
-        self._gone()
-        raise Closed(why)
-
-    async def _skip(self, n):
-        while n > 0:
-            k = min(n, _SKIP_CHUNK)
-            await self._read(k)
-            n -= k
-
-    async def _control(self, op, n):
-        data = await self._read(n) if n else b""
-        if op == _PING:
-            await self._send(_PONG, data)
-        elif op == _CLOSE:
-            self.close_code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
-            if not self._close_sent:
-                try:
-                    await self._send(_CLOSE, data[:2])
-                except Closed:  # the peer may already be gone; we are closing anyway
-                    pass
-                self._close_sent = True
-            self._gone()
-            raise Closed("closed by peer (%d)" % self.close_code)
-        elif op != _PONG:
-            await self._fail(1002, "unknown opcode %d" % op)
-
-    async def recv(self):
-        """The next complete text message as str."""
-        self._reading = True
-        try:
-            return await self._recv()
-        finally:
-            self._reading = False
-
-    async def _recv(self):
-        parts = None
-        size = 0
-        oversize = False
-        while True:
-            op, fin, n = await self._header()
-            self.last_rx = time.ticks_ms()
-            if op >= 8:
-                await self._control(op, n)
-                continue
-            if op == _CONT:
-                if parts is None and not oversize:
-                    await self._fail(1002, "continuation without a message")
-            elif parts is not None or oversize:
-                await self._fail(1002, "new message inside a fragmented one")
-            elif op == _BIN:
-                await self._fail(1003, "binary message")
-            elif op != _TEXT:
-                await self._fail(1002, "unknown opcode %d" % op)
-            else:
-                parts = []
-                size = 0
-            size += n
-            if oversize or size > self.max_size:
-                # Checked before reading: an oversized message is dropped, never allocated.
-                if not oversize:
-                    log.warn(_TAG, "message over %d bytes refused", self.max_size)
-                    oversize = True
-                    parts = None
-                await self._skip(n)
-                if fin:
-                    oversize = False
-                    size = 0
-                continue
-            parts.append(await self._read(n) if n else b"")
-            if fin:
-                data = parts[0] if len(parts) == 1 else b"".join(parts)
-                parts = None
-                try:
-                    return data.decode()
-                except UnicodeError:
-                    await self._fail(1007, "text message is not UTF-8")
-
-    async def close(self, code=1000, timeout_ms=3000):
-        """Close handshake: send our close frame, wait for the peer's (bounded), then drop the socket."""
-        if self.closed:
-            return
-        if not self._close_sent:
-            self._close_sent = True
-            try:
-                await self._send(_CLOSE, code.to_bytes(2, "big"))
-            except Closed:
-                return
-        try:
-            if self._reading:  # the reader task sees the peer's close frame and ends the connection
-                await asyncio.wait_for_ms(self._closed_evt.wait(), timeout_ms)
-            else:
-                await asyncio.wait_for_ms(self._await_close(), timeout_ms)
-        except asyncio.TimeoutError:
-            log.warn(_TAG, "no close frame from the peer within %d ms", timeout_ms)
-        except Closed:  # the peer's close frame or EOF: what we waited for
-            pass
-        self._gone()
-
-    async def _await_close(self):
-        # Reads and discards until the peer's close frame arrives (recv() raises Closed then).
-        while not self.closed:
-            op, fin, n = await self._header()
-            if op == _CLOSE:
-                await self._control(op, n)
-            else:
-                await self._skip(n)
-
-    def _gone(self):
-        if not self.closed:
-            self.closed = True
-            _close_stream(self._w)
-            self._closed_evt.set()
-
-    async def wait_closed(self):
-        await self._closed_evt.wait()
-
-    async def keepalive(self, interval_s, timeout_s=None):
-        """Ping every interval_s (WebSocketPingInterval; 0 = off); close when the peer stays silent too long."""
-        if interval_s <= 0:
-            return
-        limit = (timeout_s or 2 * interval_s) * 1000 + interval_s * 1000
-        while not self.closed:
-            await asyncio.sleep(interval_s)
-            if self.closed:
-                return
-            if time.ticks_diff(time.ticks_ms(), self.last_rx) > limit:
-                log.warn(_TAG, "peer silent for %d s: closing", limit // 1000)
-                await self.close(1001, 1000)
-                return
-            try:
-                await self.ping()
-            except Closed:
-                return
 
 
 def tls_context(cadata, cert=None, key=None):

@@ -4,7 +4,7 @@ import os
 from mptest import eq, raises
 from ocppj import ws
 
-HEAP = "64K"
+HEAP = "96K"
 
 
 def test_mask_matches_the_byte_loop_for_every_length():  # heap: 512K
