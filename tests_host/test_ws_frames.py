@@ -166,3 +166,47 @@ def test_wrong_accept_key_is_refused():
 
 def test_missing_subprotocol_is_refused():
     _refused("right", None, "did not select subprotocol ocpp2.0.1")
+
+
+def test_silent_peer_is_closed_with_1001_and_the_station_reconnects():
+    async def go():
+        srv = AuditServer(pong=False)
+        st = await started(srv, dm={"OCPPCommCtrlr.WebSocketPingInterval": 1})
+        try:
+            await asyncio.wait_for(srv.closed.wait(), 8)
+            assert srv.frames[-1].op == 8 and srv.frames[-1].data[:2] == (1001).to_bytes(2, "big")
+            assert [f.op for f in srv.frames[-4:-1]] == [9, 9, 9]  # pinged, heard nothing, gave up
+            t0 = time.time()
+            while srv.connections < 2:
+                assert time.time() - t0 < 5, "no reconnect"
+                await asyncio.sleep(0.05)
+            st.wait_log("peer silent")
+            st.assert_clean()
+        finally:
+            st.stop()
+            await srv.stop()
+
+    run(go())
+
+
+def test_reconnect_back_off_doubles_up_to_repeat_times_then_stays():
+    async def go():
+        srv = AuditServer(accept="wrong")
+        await srv.start()
+        dm = {"OCPPCommCtrlr.RetryBackOffWaitMinimum": 1, "OCPPCommCtrlr.RetryBackOffRandomRange": 0,
+              "OCPPCommCtrlr.RetryBackOffRepeatTimes": 1}
+        st = Station(srv.url, dm=dm).start()
+        try:
+            t0 = time.time()
+            while srv.connections < 4:
+                assert time.time() - t0 < 15, st.output()
+                await asyncio.sleep(0.05)
+            t = srv.conn_times
+            gaps = [round(b - a, 1) for a, b in zip(t, t[1:], strict=False)]
+            # 1 s, doubled once (RepeatTimes = 1), then kept
+            assert [round(g) for g in gaps[:3]] == [1, 2, 2], gaps
+        finally:
+            st.stop()
+            await srv.stop()
+
+    run(go())

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import struct
+import time
 
 import jsonschema
 
@@ -71,11 +72,14 @@ async def read_frame(r):
 
 
 class AuditServer:
-    def __init__(self, accept="right", protocol="ocpp2.0.1", ssl=None, answer=True):
+    def __init__(self, accept="right", protocol="ocpp2.0.1", ssl=None, answer=True, pong=True):
         self.accept = accept
         self.protocol = protocol
         self.ssl = ssl
         self.answer = answer  # answer the station's CALLs automatically
+        self.pong = pong  # answer the station's pings
+        self.conn_times = []  # time.monotonic() of every TCP connection
+        self._calls = {}  # id -> action of our CALLs, to check the station's CALLRESULT against its schema
         self.frames = []  # every frame from the station, in order
         self.messages = []  # complete text messages from the station, parsed
         self.violations = []  # schema violations in the station's CALLs
@@ -101,6 +105,7 @@ class AuditServer:
 
     async def _handle(self, r, w):
         self.connections += 1
+        self.conn_times.append(time.monotonic())
         try:
             head = await r.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -128,8 +133,13 @@ class AuditServer:
                 f = await read_frame(r)
                 self.frames.append(f)
                 if f.op == 9:
-                    await self.send(frame(10, f.data))
+                    if self.pong:
+                        await self.send(frame(10, f.data))
                 elif f.op == 8:
+                    try:  # echo the close frame (RFC 6455 5.5.1), then drop the connection
+                        await self.send(frame(8, f.data[:2]))
+                    except ConnectionError:
+                        pass
                     break
                 elif f.op in (0, 1):
                     parts.append(f.data)
@@ -152,6 +162,9 @@ class AuditServer:
         async with self._new_msg:
             self.messages.append(msg)
             self._new_msg.notify_all()
+        if msg[0] == 3 and msg[1] in self._calls:
+            for e in schema_errors(self._calls[msg[1]], msg[2], "Response"):
+                self.violations.append((self._calls[msg[1]] + "Response", e.message))
         if msg[0] == 2:
             for e in schema_errors(msg[2], msg[3]):
                 self.violations.append((msg[2], e.message))
@@ -184,5 +197,6 @@ class AuditServer:
         return await self.wait_message(lambda m: m[0] in (3, 4) and m[1] == mid, timeout)
 
     async def call(self, mid, action, payload, timeout=5):
+        self._calls[mid] = action
         await self.send_text(json.dumps([2, mid, action, payload]))
         return await self.reply_to(mid, timeout)
