@@ -45,6 +45,16 @@ def pki(tmp_path_factory):
     (d / "server.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     (d / "server.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                      serialization.NoEncryption()))
+    ckey = ec.generate_private_key(ec.SECP256R1())
+    ccert = (x509.CertificateBuilder().subject_name(_name("CS1")).issuer_name(ca.subject)
+             .public_key(ckey.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+             .sign(ca_key, hashes.SHA256()))
+    (d / "client.der").write_bytes(ccert.public_bytes(serialization.Encoding.DER))
+    (d / "client.key.der").write_bytes(ckey.private_bytes(serialization.Encoding.DER,
+                                                          serialization.PrivateFormat.TraditionalOpenSSL,
+                                                          serialization.NoEncryption()))
+    (d / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     (d / "ca.der").write_bytes(ca.public_bytes(serialization.Encoding.DER))
     (d / "other.der").write_bytes(other_ca.public_bytes(serialization.Encoding.DER))
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -53,12 +63,13 @@ def pki(tmp_path_factory):
     return d, ctx
 
 
-def _run(pki, host, ca):
-    d, ctx = pki
+def _run(pki, host, ca, ctx=None, **kw):
+    d, server_ctx = pki
+    ctx = ctx or server_ctx
 
     async def go():
         srv = await AuditServer(ssl=ctx).start()
-        st = Station("wss://%s:%d" % (host, srv.port), ca=str(d / ca)).start()
+        st = Station("wss://%s:%d" % (host, srv.port), ca=str(d / ca), **kw).start()
         try:
             t0 = time.time()
             while not srv.messages and time.time() - t0 < 4:
@@ -84,3 +95,15 @@ def test_wrong_ca_is_refused(pki):
 def test_wrong_host_name_is_refused(pki):
     sent, out = _run(pki, "127.0.0.1", "ca.der")
     assert sent == [] and "Common Name (CN) does not match" in out, out
+
+
+def test_client_certificate_for_security_profile_3(pki):
+    d, _ = pki
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(d / "server.pem"), str(d / "server.key"))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(str(d / "ca.pem"))
+    sent, out = _run(pki, "localhost", "ca.der", ctx=ctx)
+    assert sent == [], out  # no client certificate: the server refuses the handshake
+    sent, out = _run(pki, "localhost", "ca.der", ctx=ctx, cert=str(d / "client.der"), key=str(d / "client.key.der"))
+    assert sent[:1] == ["BootNotification"], out

@@ -1,5 +1,5 @@
 # MicroPython entry for the OCPP-J integration tests: rpc + conn + outbox + device model, nothing else.
-#   micropython station_conn.py '<json config>'
+#   micropython station_conn.py <config.json>     (a file: this Unix port dies on argv items >= 256 chars)
 # config: url, id, dm ({"Component.Variable[.Instance]": value}), reset, max_size, ca (DER file), cert/key,
 #         slow ({action: seconds a handler takes}).
 # Prints the firmware log to stdout; tests read it for "E " lines and tracebacks.
@@ -16,7 +16,8 @@ from station.outbox import Outbox
 
 
 def main():
-    cfg = json.loads(sys.argv[1])
+    with open(sys.argv[1]) as f:
+        cfg = json.load(f)
     dm = DeviceModel(initial=cfg.get("dm", {}))
     rpc = Rpc(dm)
     ob = Outbox(rpc, dm)
@@ -24,9 +25,13 @@ def main():
     if cfg.get("ca"):
         from ocppj.ws import tls_context
 
-        with open(cfg["ca"], "rb") as f:
-            ca = f.read()
-        ssl = tls_context(ca)
+        def read(path):
+            with open(path, "rb") as f:
+                return f.read()
+
+        cert = read(cfg["cert"]) if cfg.get("cert") else None
+        key = read(cfg["key"]) if cfg.get("key") else None
+        ssl = tls_context(read(cfg["ca"]), cert, key)
     cs = {"model": "HostTest", "vendorName": "ocpp-station", "serialNumber": "SN-T1", "firmwareVersion": "0.1"}
     conn = None
 

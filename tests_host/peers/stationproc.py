@@ -23,10 +23,14 @@ class Station:
         self.heap = heap
         self.p = None
         self._out = tempfile.NamedTemporaryFile(prefix="station-", suffix=".log", delete=False)
+        self._cfg = tempfile.NamedTemporaryFile("w", prefix="station-", suffix=".json", delete=False)
 
     def start(self):
         env = dict(os.environ, MICROPYPATH=micropypath())
-        self.p = subprocess.Popen([micropython(), "-X", "heapsize=" + self.heap, SCRIPT, json.dumps(self.cfg)],
+        # The config goes in a file: the Unix port aborts ("uncaught NLR") on an argv item of 256+ chars.
+        with open(self._cfg.name, "w") as f:
+            json.dump(self.cfg, f)
+        self.p = subprocess.Popen([micropython(), "-X", "heapsize=" + self.heap, SCRIPT, self._cfg.name],
                                   cwd=ROOT, env=env, stdout=self._out, stderr=subprocess.STDOUT)
         return self
 
@@ -48,6 +52,7 @@ class Station:
             self.p.kill()
             self.p.wait(5)
         os.unlink(self._out.name)
+        os.unlink(self._cfg.name)
 
     def assert_clean(self):
         """Alive, and no error line or traceback in its log."""
