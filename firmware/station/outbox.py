@@ -5,7 +5,8 @@
 #   ob.put(action, payload, triggered=False, key=None, on_result=None) -> True if queued, False if dropped
 #   ob.set_state(s)      # "offline" | "booting" | "pending" | "accepted" | "rejected" (conn.py sets it)
 #   ob.add_source(src)   # persistent TransactionEvents (station.txq.TxQueue): src.peek() -> (name, payload)
-#                        # or None, src.ack(name) once the CSMS has it (or it was given up)
+#                        # or None, src.ack(name) once the CSMS has it (or it was given up); optional
+#                        # src.answered(name, payload, res) gets the CALLRESULT payload first (idTokenInfo...)
 #   ob.wake()            # new work in a source
 #   ob.disconnected()    # connection lost: triggered RAM items are discarded (F06.FR.09), others wait
 #   await ob.run()       # the sender task
@@ -148,7 +149,13 @@ class Outbox:
 
         name, payload = head
         try:
-            await self._rpc.call("TransactionEvent", payload)
+            res = await self._rpc.call("TransactionEvent", payload)
+            cb = getattr(src, "answered", None)
+            if cb is not None:
+                try:
+                    cb(name, payload, res)
+                except Exception as e:
+                    log.exc(_TAG, e, "answered hook")
         except NotConnected:
             return  # stays queued for the next connection
         except (CallError, CallTimeout) as e:

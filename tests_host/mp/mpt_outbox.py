@@ -31,6 +31,9 @@ class Src:
     def ack(self, name):
         self.q.remove(name)
 
+    def answered(self, name, payload, res):
+        self.res = (name, res)
+
 
 async def drain(ob):
     while await ob.step():
@@ -102,3 +105,4 @@ async def test_source_after_ram_items_with_retries():
     await drain(ob)
     eq([p.get("n", a) for a, p in rpc.sent], ["Heartbeat", "q1", "q1", "q2"])
     eq(src.q, [])
+    eq(src.res, ("q2", {"ok": "TransactionEvent"}))
