@@ -85,13 +85,19 @@ async def connect(url, protocol="ocpp2.0.1", auth=None, ssl=None, max_size=16384
             cred = ("%s:%s" % auth).encode()  # UTF-8 inside base64 (RFC 7617)
             req.append("Authorization: Basic " + binascii.b2a_base64(cred).strip().decode())
         req.extend(headers)
-        w.write(("\r\n".join(req) + "\r\n\r\n").encode())
-        await w.drain()
-        await asyncio.wait_for_ms(_response(r, key, protocol), timeout_ms)
+        # One deadline for the request and the answer: over TLS the handshake itself runs in this first write.
+        await asyncio.wait_for_ms(_exchange(r, w, ("\r\n".join(req) + "\r\n\r\n").encode(), key, protocol),
+                                  timeout_ms)
     except BaseException:
         close_stream(w)
         raise
     return WS(r, w, max_size)
+
+
+async def _exchange(r, w, request, key, protocol):
+    w.write(request)
+    await w.drain()
+    await _response(r, key, protocol)
 
 
 async def _response(r, key, protocol):

@@ -74,16 +74,16 @@ class WS:
             hdr = bytes((0x80 | op, 0xFF)) + n.to_bytes(8, "big")
         body = mask(data, key)
         total = len(hdr) + 4 + n
-        if total <= len(self._buf):
-            b = self._buf
-            h = len(hdr)
-            b[0:h] = hdr
-            b[h : h + 4] = key
-            b[h + 4 : total] = body
-            frame = memoryview(b)[:total]
-        else:
-            frame = hdr + key + body
-        async with self._lock:
+        async with self._lock:  # the shared buffer is filled only while this frame owns the wire
+            if total <= len(self._buf):
+                b = self._buf
+                h = len(hdr)
+                b[0:h] = hdr
+                b[h : h + 4] = key
+                b[h + 4 : total] = body
+                frame = memoryview(b)[:total]
+            else:
+                frame = hdr + key + body
             try:
                 self._w.write(frame)
                 await self._w.drain()
