@@ -1,0 +1,88 @@
+# ws.connect + WS over a real loopback socket inside one MicroPython process: concurrent senders never mix
+# frames, and close() gives up after its timeout when the peer never answers the close frame.
+import asyncio
+import binascii
+import hashlib
+import os
+
+from mptest import eq
+from ocppj import ws
+
+HEAP = "128K"
+TIMEOUT = 20
+
+
+async def serve(handler):
+    # MicroPython's Server does not tell its port: try random high ports until one is free.
+    while True:
+        port = 30000 + int.from_bytes(os.urandom(2), "big") % 30000
+        try:
+            srv = await asyncio.start_server(handler, "127.0.0.1", port)
+            return srv, port
+        except OSError:
+            pass
+
+
+async def upgrade(r, w):
+    key = None
+    while True:
+        line = await r.readline()
+        if line in (b"\r\n", b""):
+            break
+        if line.lower().startswith(b"sec-websocket-key:"):
+            key = line.split(b":", 1)[1].strip()
+    acc = binascii.b2a_base64(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()).strip()
+    w.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + acc + b"\r\nSec-WebSocket-Protocol: ocpp2.0.1\r\n\r\n")
+    await w.drain()
+
+
+async def read_frame(r):
+    h = await r.readexactly(2)
+    n = h[1] & 0x7F
+    if n == 126:
+        n = int.from_bytes(await r.readexactly(2), "big")
+    key = await r.readexactly(4)
+    return h[0] & 0x0F, ws.mask(await r.readexactly(n), key)
+
+
+async def test_concurrent_senders_never_interleave_frames():
+    got = []
+    done = asyncio.Event()
+    msgs = ["m%d:" % i + "x" * (i * 37 % 700) for i in range(30)]
+
+    async def handler(r, w):
+        await upgrade(r, w)
+        while len(got) < len(msgs):
+            op, data = await read_frame(r)
+            got.append((op, bytes(data).decode()))
+        done.set()
+
+    srv, port = await serve(handler)
+    c = await ws.connect("ws://127.0.0.1:%d/x" % port)
+    for m in msgs:  # every send in its own task, all at once: small ones share the preallocated buffer
+        asyncio.create_task(c.send(m))
+    await asyncio.wait_for_ms(done.wait(), 5000)
+    eq(sorted(got), sorted((1, m) for m in msgs))
+    srv.close()
+
+
+async def test_close_gives_up_when_the_peer_never_answers():
+    seen = []
+
+    async def handler(r, w):
+        await upgrade(r, w)
+        seen.append(await read_frame(r))
+        await asyncio.sleep(5)  # never answers the close frame
+
+    srv, port = await serve(handler)
+    c = await ws.connect("ws://127.0.0.1:%d/x" % port)
+    import time
+
+    t = time.ticks_ms()
+    await c.close(1000, timeout_ms=300)
+    dt = time.ticks_diff(time.ticks_ms(), t)
+    assert c.closed and 250 <= dt < 1500, dt
+    eq(seen[0][0], 8)
+    eq(bytes(seen[0][1]), b"\x03\xe8")
+    srv.close()
