@@ -94,7 +94,8 @@ class Msg:
         return None
 
     def __repr__(self):
-        return "%.3f %s %s %s" % (self.t, self.station, "->" if self.dir == "in" else "<-", self.raw)
+        clock = time.strftime("%H:%M:%S", time.localtime(self.t)) + ".%03d" % (self.t % 1 * 1000)
+        return "%s %s %s %s" % (clock, self.station, "->" if self.dir == "in" else "<-", self.raw)
 
 
 _DEFAULTS = {
