@@ -93,8 +93,9 @@ def test_rejected_station_stays_silent_until_the_interval_ends(csms):
 
 def test_heartbeat_timer_restarts_whenever_something_is_sent(csms):
     csms.interval = 2
-    with station(csms) as st:
+    with station(csms, reset="Watchdog") as st:
         first = csms.wait_for("Heartbeat")[0]
+        assert csms.messages("BootNotification")[0].payload["reason"] == "Watchdog"  # from the reset cause
         time.sleep(1)
         csms.call("CS1", "TriggerMessage", {"requestedMessage": "StatusNotification"})
         sn = csms.wait_for("StatusNotification", 2)[1]
