@@ -28,6 +28,7 @@ from ocppj import validate
 from ocppj.wsframe import Closed
 
 _TAG = "rpc"
+_MAX_IN = 4  # incoming CALLs handled at once; Part 4 allows the CSMS one, more only costs RAM
 _CALL = 2
 _RESULT = 3
 _ERROR = 4
@@ -76,6 +77,7 @@ class Rpc:
         self._n = 0
         self.guard = None
         self.on_sent = None
+        self._serving = 0
 
     def on(self, action, handler):
         self._handlers[action] = handler
@@ -165,6 +167,11 @@ class Rpc:
             if len(msg) != 4 or not isinstance(msg[2], str):
                 await self._error(mid, "RpcFrameworkError", "CALL must be [2, id, action, payload]")
                 return
+            if self._serving >= _MAX_IN:
+                log.warn(_TAG, "<- CALL %s %s refused: %d CALLs already in progress", msg[2], mid, _MAX_IN)
+                await self._error(mid, "GenericError", "too many CALLs in progress")
+                return
+            self._serving += 1
             asyncio.create_task(self._answer(mid, msg[2], msg[3]))
         elif typ == _RESULT or typ == _ERROR:
             self._answered(msg)
@@ -206,6 +213,12 @@ class Rpc:
             log.warn(_TAG, "could not send CALLERROR %s: %r", code, e)
 
     async def _answer(self, mid, action, payload):
+        try:
+            await self._answer1(mid, action, payload)
+        finally:
+            self._serving -= 1
+
+    async def _answer1(self, mid, action, payload):
         log.info(_TAG, "<- CALL %s %s", action, mid)
         if self.guard:
             code = self.guard(action, payload)

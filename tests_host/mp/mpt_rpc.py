@@ -164,3 +164,24 @@ async def test_call_result_error_timeout_and_crossing_calls():
     assert Rpc()._prefix != rpc._prefix  # a new boot starts a new id space
     link.close()
     await task
+
+
+async def test_at_most_four_incoming_calls_at_once():
+    gate = asyncio.Event()
+
+    async def slow(p):
+        await gate.wait()
+        return {"getVariableResult": []}
+
+    rpc, link, task = await setup(GetVariables=slow)
+    item = {"component": {"name": "C"}, "variable": {"name": "V"}}
+    for i in range(6):
+        link.feed(json.dumps([2, "c%d" % i, "GetVariables", {"getVariableData": [item]}]))
+    await asyncio.sleep_ms(20)
+    eq([(m[1], m[2]) for m in link.out], [("c4", "GenericError"), ("c5", "GenericError")])
+    gate.set()
+    await asyncio.sleep_ms(20)
+    eq(sorted(m[1] for m in link.out[2:]), ["c0", "c1", "c2", "c3"])
+    eq(rpc._serving, 0)
+    link.close()
+    await task
