@@ -13,8 +13,10 @@
 #
 # Registration gate (spec digest §4): "booting" sends only BootNotification; "pending" BootNotification and
 # items put with triggered=True; "accepted" everything; "offline"/"rejected" nothing.
-# De-duplication: an item with a key (e.g. ("StatusNotification", evse, connector)) is dropped when an item
-# with the same key is already queued — a same-kind message already queued counts as the triggered one.
+# De-duplication: an item with a key (e.g. ("StatusNotification", evse, connector)) is not queued twice: when
+# one with the same key is queued, that one takes the newer payload and keeps its place (a same-kind message
+# already queued counts as the triggered one, and a status that changed twice is reported as it is now).
+# A merged item may pass the Pending gate if either was triggered, and survives a disconnect if either was not.
 # on_result(res) is called once per item: res is the CSMS's CALLRESULT payload, or None when the CSMS
 # answered CALLERROR, did not answer in time, or the item was discarded. RAM items are not retried.
 # Source items (TransactionEvent) are retried per OCPPCommCtrlr.MessageAttempts/MessageAttemptInterval
@@ -29,14 +31,20 @@ _TAG = "outbox"
 
 
 class Item:
-    __slots__ = ("action", "payload", "triggered", "key", "on_result")
+    __slots__ = ("action", "payload", "triggered", "spont", "key", "on_result")
 
     def __init__(self, action, payload, triggered, key, on_result):
         self.action = action
         self.payload = payload
         self.triggered = triggered
+        self.spont = not triggered  # a spontaneous message is sent after a reconnect; a triggered one not
         self.key = key
         self.on_result = on_result
+
+
+def _replayable(it):
+    # F06.FR.09: triggered messages carry current information only; BootNotification is redone by conn.
+    return it.spont and it.action != "BootNotification"
 
 
 def _done(it, res):
@@ -80,8 +88,14 @@ class Outbox:
         return None
 
     def put(self, action, payload, triggered=False, key=None, on_result=None):
-        if key is not None and self.queued(key) is not None:
-            log.info(_TAG, "%s %r already queued: not queued twice", action, key)
+        it = self.queued(key) if key is not None else None
+        if it is not None:
+            log.info(_TAG, "%s %r already queued: updated, not queued twice", action, key)
+            it.payload = payload
+            it.triggered = it.triggered or triggered
+            it.spont = it.spont or not triggered
+            it.on_result = it.on_result or on_result
+            self._ev.set()
             return False
         if len(self.items) >= self._bound:
             log.error(_TAG, "queue full (%d): %s dropped", self._bound, action)
@@ -100,7 +114,7 @@ class Outbox:
         # F06.FR.09: triggered messages carry current information only; they are not replayed later.
         keep = []
         for it in self.items:
-            if it.triggered or it.action == "BootNotification":
+            if not _replayable(it):
                 log.info(_TAG, "disconnected: triggered %s discarded", it.action)
                 _done(it, None)
             else:
@@ -183,7 +197,7 @@ class Outbox:
                 res = await self._rpc.call(it.action, it.payload)
                 self.sent += 1
             except NotConnected:
-                if not it.triggered and it.action != "BootNotification":
+                if _replayable(it):
                     self.items.insert(0, it)  # never reached the CSMS: send it after the reconnect
                     return True
                 log.info(_TAG, "%s dropped: connection lost", it.action)

@@ -73,6 +73,7 @@ async def test_same_key_is_queued_once_and_results_reported():
     ob.set_state("accepted")
     await drain(ob)
     eq(len(rpc.sent), 2)
+    eq(rpc.sent[0][1], {"a": 2})  # the queued one went out with the newer payload
     eq(got, [None, {"ok": "StatusNotification"}])  # CALLERROR -> None; RAM items are not retried
 
 
@@ -81,9 +82,24 @@ async def test_disconnect_discards_triggered_items_only():
     ob = Outbox(rpc)
     ob.put("MeterValues", {}, triggered=True)
     ob.put("StatusNotification", {})
+    ob.put("StatusNotification", {"c": 1}, triggered=True, key="S1")
+    ob.put("StatusNotification", {"c": 2}, key="S2")
+    ob.put("StatusNotification", {"c": 3}, triggered=True, key="S2")  # merged into a spontaneous one
     ob.disconnected()
-    eq([i.action for i in ob.items], ["StatusNotification"])
+    eq([(i.action, i.payload) for i in ob.items], [("StatusNotification", {}), ("StatusNotification", {"c": 3})])
     eq(ob.state, "offline")
+
+
+async def test_merged_trigger_passes_the_pending_gate():
+    rpc = Rpc()
+    ob = Outbox(rpc)
+    ob.put("StatusNotification", {"s": "Occupied"}, key="S1")  # spontaneous: waits for Accepted
+    ob.set_state("pending")
+    await drain(ob)
+    eq(rpc.sent, [])
+    ob.put("StatusNotification", {"s": "Available"}, triggered=True, key="S1")
+    await drain(ob)
+    eq(rpc.sent, [("StatusNotification", {"s": "Available"})])
 
 
 async def test_source_after_ram_items_with_retries():
