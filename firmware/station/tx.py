@@ -77,7 +77,9 @@ class Transactions:
         if not self._online():
             p["offline"] = True
         tx["seq"] += 1
-        self.q.push(p)
+        name = self.q.push(p)
+        if reason == "Trigger":
+            tx["trig"] = name
         if kind == "Ended":
             self._st.remove(self._file(evse_id))
         else:
@@ -121,8 +123,11 @@ class Transactions:
             self._event(evse_id, tx, "Updated", "ChargingStateChanged", cs)
 
     def trigger(self, evse_id):
-        """TriggerMessage(TransactionEvent): Updated, triggerReason Trigger, through the same queue."""
+        """TriggerMessage(TransactionEvent): Updated, triggerReason Trigger, through the same queue.
+        None when the previous triggered event still waits in the queue: that one counts for this trigger."""
         tx = self._tx[evse_id]
+        if tx.get("trig") in self.q:
+            return None
         return self._event(evse_id, tx, "Updated", "Trigger", None,
                            self._values(evse_id, "TxUpdatedMeasurands", "Trigger"))
 

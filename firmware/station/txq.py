@@ -23,6 +23,9 @@ class TxQueue:
     def __len__(self):
         return len(self._names)
 
+    def __contains__(self, name):
+        return name in self._names
+
     def push(self, payload):
         """Queue one TransactionEvent request payload; written to flash before this returns."""
         if len(self._names) >= self._bound:

@@ -151,3 +151,13 @@ def test_periodic_update_skipped_without_fresh_reading():
     b.tx.tick(20000)
     ev = b.drain()
     eq([(e["triggerReason"], e["seqNo"]) for e in ev], [("CablePluggedIn", 0), ("MeterValuePeriodic", 1)])
+
+
+def test_second_trigger_while_the_first_waits_is_not_queued_twice():
+    b = Bench()
+    b.tx.on_connector(1, 1, True, True)
+    assert b.tx.trigger(1) is not None
+    eq(b.tx.trigger(1), None)  # still queued (CSMS offline or busy): it counts for this trigger too
+    eq([e["triggerReason"] for e in b.drain()], ["CablePluggedIn", "Trigger"])
+    p = b.tx.trigger(1)  # sent meanwhile: a new one, next seqNo
+    eq((p["triggerReason"], p["seqNo"]), ("Trigger", 2))
