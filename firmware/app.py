@@ -228,6 +228,10 @@ class Station:
         s.spawn("conn", self.conn.run)
         for name, fn, args in extra:
             s.spawn(name, fn, *(tuple(args) + (s,)))
+        if self.cfg.get("heap_log_ms"):  # benchmarks and fuzzing only (heapmon.py)
+            import heapmon
+
+            s.spawn("heap", heapmon.run, self.cfg["heap_log_ms"])
         log.info(_TAG, "station %s up: %d EVSE(s), meters %s", self.cfg["id"], len(self.evse_ids()),
                  "on" if self.meters else "none")
         await s.watchdog()

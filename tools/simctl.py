@@ -27,8 +27,9 @@ class Station:
         self.lines = []
         self._echo = echo
         self._cond = threading.Condition()
+        # errors="replace": a log line may quote bytes the station received that are not UTF-8 (fuzzing)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     cwd=ROOT, start_new_session=True)
+                                     errors="replace", cwd=ROOT, start_new_session=True)
         threading.Thread(target=self._read, daemon=True).start()
         line = self.wait_log("sim: control port", timeout=20)
         port = int(line.split("control port ")[1].split(",")[0])

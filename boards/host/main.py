@@ -1,6 +1,7 @@
 # Host entry: micropython boards/host/main.py <config.json> [reset cause]
 # (tools/sim.py writes the config and starts this with the project's MICROPYPATH).
 import json
+import os
 import sys
 
 import app
@@ -10,4 +11,6 @@ with open(sys.argv[1]) as f:
     cfg = json.load(f)
 if len(sys.argv) > 2:
     cfg["reset_cause"] = sys.argv[2]
+if os.getenv("STATION_HEAP_LOG_MS"):  # tools/bench_heap.py, tools/fuzz_ws.py: log the live heap (heapmon.py)
+    cfg["heap_log_ms"] = int(os.getenv("STATION_HEAP_LOG_MS"))
 app.run(board.make(cfg), cfg)
