@@ -8,6 +8,7 @@ BOARD ?= esp32_devkitc
 PORT ?= /dev/ttyUSB0
 
 .PHONY: setup lint test clean demo mpy deploy deploy-config
+.PHONY: bench bench-heap bench-latency bench-cpu bench-size fuzz faults
 
 setup: $(STAMP)
 
@@ -32,6 +33,31 @@ test: lint $(NPM_STAMP)
 # The README's "run it" command: a local CSMS and a simulated station, a trace and a summary table.
 demo: setup
 	$(BIN)/python tools/demo.py
+
+# Benchmarks and robustness runs (issue 6): each prints a table and writes results/<name>.md and .json;
+# `make bench` runs the four benchmarks and joins their tables into results/benchmarks.md.
+bench-heap: setup
+	$(BIN)/python tools/bench_heap.py
+
+bench-latency: setup
+	$(BIN)/python tools/bench_latency.py
+
+bench-cpu: setup
+	$(BIN)/python tools/bench_cpu.py
+
+bench-size: setup
+	$(BIN)/python tools/bench_size.py
+
+bench: bench-size bench-heap bench-latency bench-cpu
+	$(BIN)/python tools/bench_report.py
+
+# 10,000 hypothesis-generated bad frames and messages against the simulated station over a real WebSocket.
+fuzz: setup
+	$(BIN)/python tools/fuzz_ws.py
+
+# CSMS drop after TriggerMessageResponse, silent CSMS, meter silent/bad CRC, 50 power cuts with the CSMS offline.
+faults: setup
+	$(BIN)/python tools/faults.py
 
 # Firmware and board modules as .mpy (bytecode, the same for the ESP32 and the Unix port), with sizes.
 mpy: setup

@@ -93,7 +93,7 @@ def ok_payload():
         st.just(PROBE))
 
 
-def case():
+def case(max_depth=9000, max_id=12000):
     """(name, bytes to send, id that must be answered or None, may end the connection, close TCP after)"""
     def text(name, s, answer=None, fatal=False):
         return (name, frame(1, s), answer, fatal, False)
@@ -111,7 +111,7 @@ def case():
                             st.one_of(st.sampled_from([2, 3, 4, 5, 0, -1, True, "2", 2.0, None]), junk()),
                             st.one_of(mid(), junk()), st.lists(junk(), max_size=4))
     huge_id = st.builds(lambda n, a: text("huge id", call("i" * n, a, {})),
-                        st.integers(37, 12000), st.sampled_from(ACTIONS[:3]))
+                        st.integers(37, max_id), st.sampled_from(ACTIONS[:3]))
     num_id = st.builds(lambda m: text("numeric id", json.dumps([2, m, "Heartbeat", {}])),
                        st.one_of(st.integers(-2**80, 2**80), st.floats(allow_nan=False)))
 
@@ -124,7 +124,7 @@ def case():
             "{\"vendorId\": \"x\", \"n\": %s}" % nest(min(d, 200), kind))}) if inside and d <= 200 else
         ('[2, "%s", "TriggerMessage", %s]' % (m, nest(d, kind))),
         m if (inside and d <= 200) or len(nest(d, kind)) + 40 <= MAX_MESSAGE else None),
-        mid(), st.integers(1, 9000), st.booleans(), st.booleans())
+        mid(), st.integers(1, max_depth), st.booleans(), st.booleans())
     bad_utf8 = st.builds(lambda pre, bad, post: ("invalid utf-8", frame(1, pre.encode() + bad + post.encode()),
                                                  None, True, False),
                          st.text(max_size=30), st.sampled_from([b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xe2\x82",
@@ -243,6 +243,14 @@ class Fuzzer:
         if close_after:  # a frame cut off: the rest never comes, the TCP connection goes
             time.sleep(0.005)
             self.srv.writer.close()
+        if fatal:  # the station may end the connection (RFC 6455): then it must come back
+            self.wait(lambda: self.srv.closed.is_set() or self.srv.connections > conns, 0.5)
+            if self.srv.closed.is_set() or self.srv.connections > conns:
+                if not self.wait(lambda: self.srv.connections > conns and self.connected(), 15):
+                    self.failures.append("%s: station did not reconnect within 15 s" % name)
+                    raise AssertionError(self.failures[-1])
+                s[1] += 1
+                conns = self.srv.connections
         if answer is not None and self.reply(answer) is None:
             if self.srv.connections == conns and self.connected():
                 self.unanswered += 1
@@ -267,11 +275,11 @@ class Fuzzer:
             self.failures.append("%s: station logged %s after %r" % (name, bad[self.problems_seen][:400], data[:200]))
             self.problems_seen = len(bad)
 
-    def fuzz(self, examples, seed=None):
+    def fuzz(self, examples, seed=None, max_depth=9000, max_id=12000):
         # generate only: shrinking would replay inputs against a station whose state has moved on
         @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck),
                   derandomize=seed is not None, phases=[Phase.generate])
-        @given(c=case())
+        @given(c=case(max_depth, max_id))
         def go(c):
             self.one(c)
 
@@ -304,16 +312,17 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--examples", type=int, default=10000)
     ap.add_argument("--seed", type=int, help="derandomize (same inputs every run)")
+    ap.add_argument("--max-depth", type=int, default=9000, help="deepest JSON nesting sent")
     ap.add_argument("--echo", action="store_true", help="print the station log")
     a = ap.parse_args()
     fz = Fuzzer(echo=a.echo).start()
     t0 = time.time()
     err = None
     try:
-        fz.fuzz(min(300, a.examples), a.seed)  # warm-up: lazy imports, first-use tables
+        fz.fuzz(min(300, a.examples), a.seed, a.max_depth)  # warm-up: lazy imports, first-use tables
         time.sleep(2.5)
         warm_index = len(fz.heap_live())
-        fz.fuzz(max(a.examples - 300, 1), a.seed)
+        fz.fuzz(max(a.examples - 300, 1), a.seed, a.max_depth)
         time.sleep(3)
         probe = fz.call("GetVariables", PROBE)
         assert probe and probe[0] == 3, probe

@@ -11,6 +11,7 @@ line and answers one per line, {"ok": true, ...} or {"ok": false, "error": "..."
     {"cmd":"plug","evse":1}            {"cmd":"unplug","evse":1}
     {"cmd":"charge","evse":1,"power_w":7400}      (0 = the EV pauses)
     {"cmd":"fault","evse":1,"on":true}            {"cmd":"meter_fail","evse":1,"on":true}
+    {"cmd":"meter_corrupt","on":true}  (every meter answers with a bad CRC)
     {"cmd":"power_cut"}                (kill the firmware without warning, boot it again on the same flash)
     {"cmd":"state"}                    (what the bench applies, per EVSE)
 
@@ -135,6 +136,8 @@ class Sim:
         elif cmd == "meter_fail":
             self.meter_fail[e] = bool(req.get("on", True))
             self.meters.set_silent(self.meter_fail[e], unit=e)
+        elif cmd == "meter_corrupt":
+            self.meters.set_bad_crc(bool(req.get("on", True)))
         elif cmd == "power_cut":
             await self.kill()
             await self.boot("PowerUp")

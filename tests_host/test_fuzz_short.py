@@ -1,0 +1,58 @@
+"""WebSocket fuzzing, short run (tools/fuzz_ws.py; the 10,000-example run is `make fuzz`): the real station
+(tools/sim.py) keeps answering, answers every well-framed CALL, reconnects only after inputs RFC 6455 says end
+the connection, logs no error or traceback, and its live heap does not grow."""
+
+import os
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+
+import fuzz_ws  # noqa: E402
+from peers.wsserver import frame  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def fz():
+    # 512K: input handling, not heap pressure, is under test here (the firmware's code alone takes ~145 KB of
+    # the Unix port's heap); the MemoryError cases at 256K are the xfail tests below
+    f = fuzz_ws.Fuzzer(heap="512K", heap_log_ms=500).start()
+    yield f
+    f.close()
+
+
+@pytest.fixture(scope="module")
+def tight():
+    f = fuzz_ws.Fuzzer(heap="256K", heap_log_ms=5000).start()
+    yield f
+    f.close()
+
+
+def test_fuzz_short(fz):
+    # depth and id length stay below what the known MemoryError bugs need (the xfail tests below)
+    fz.fuzz(100, seed=None, max_depth=1000, max_id=2000)  # warm-up: lazy imports, first-use tables
+    time.sleep(1.2)
+    warm_index = len(fz.heap_live())
+    fz.fuzz(150, seed=None, max_depth=1000, max_id=2000)
+    time.sleep(3)
+    assert not fz.failures, "\n".join(fz.failures[:5])
+    assert fz.unanswered == 0
+    assert sum(v[0] for v in fz.stats.values()) == 250
+    warm, end, grew = fuzz_ws.heap_verdict(fz.heap_live(), warm_index)
+    assert warm is not None and not grew, (warm, end)
+
+
+@pytest.mark.xfail(strict=True, reason="ocppj/rpc.py: json.loads raises MemoryError on ~3000-deep nesting; "
+                   "dispatch logs it as an unhandled exception and the CALL gets no answer")
+def test_deeply_nested_call_is_answered(tight):
+    fz = tight
+    before = len(fz.st.problems())
+    text = '[2, "deep1", "TriggerMessage", %s]' % ("[" * 3000 + "]" * 3000)
+    fz.send(frame(1, text))
+    got = fz.reply("deep1", timeout=3)
+    assert got is not None and got[0] == 4, got  # a CALLERROR with the CALL's id
+    assert len(fz.st.problems()) == before, fz.st.problems()[-1]
+    assert fz.call("GetVariables", fuzz_ws.PROBE)[0] == 3
+
