@@ -18,8 +18,10 @@ heap at the end is not above its level after warm-up (tolerance 2 KB). Exit stat
 
 import argparse
 import asyncio
+import collections
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -44,6 +46,9 @@ ACTIONS = ["TriggerMessage", "GetVariables", "SetVariables", "ChangeAvailability
 TRIGGERS = ["Heartbeat", "StatusNotification", "MeterValues", "TransactionEvent", "LogStatusNotification",
             "FirmwareStatusNotification", "BootNotification", "SignV2GCertificate", "SignCombinedCertificate",
             "PublishFirmwareStatusNotification"]
+# an error line of firmware/log.py ("<s.ms> E tag: ...") or a traceback; simctl's problems() also matches " E "
+# inside an info line, e.g. an incoming CALL whose fuzzed action is "E"
+_BAD = re.compile(r"^\d+\.\d{3} E |^Traceback")
 PROBE = {"getVariableData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]}
 
 
@@ -270,7 +275,7 @@ class Fuzzer:
                 raise AssertionError(self.failures[-1])
         if probe[0] != 3:
             self.failures.append("%s: probe answered %r" % (name, probe))
-        bad = self.st.problems()
+        bad = self.problems()
         if len(bad) > self.problems_seen:  # reported once, with the input that caused it; the fuzzing goes on
             self.failures.append("%s: station logged %s after %r" % (name, bad[self.problems_seen][:400], data[:200]))
             self.problems_seen = len(bad)
@@ -289,6 +294,9 @@ class Fuzzer:
             random.seed(seed)
         go()
 
+    def problems(self):
+        return [ln for ln in list(self.st.lines) if _BAD.match(ln)]
+
     def heap_live(self):
         return [s[0] for s in benchkit.heap_samples(self.st.lines)]
 
@@ -306,6 +314,15 @@ def heap_verdict(samples, warm_index):
     tail = samples[-5:]
     end = sorted(tail)[len(tail) // 2]
     return warm, end, end - warm > HEAP_TOLERANCE
+
+
+def _failure_kind(f):
+    name, rest = f.split(": ", 1)
+    if "logged" in rest:
+        m = re.search(r" E ([^(]*\(?'?[^',]*)", rest)
+        return "%s: error logged: %s" % (name, m.group(1)[:80] if m else rest[:60])
+    return "%s: %s" % (name, rest.split(" after")[0].split(" not answered")[0][:60] if "not answered" not in rest
+                       else "well-framed CALL not answered")
 
 
 def main():
@@ -339,16 +356,22 @@ def main():
     text = benchkit.table(("input kind", "examples", "station reconnected after"), rows + [("total", total, sum(
         v[1] for v in fz.stats.values()))])
     text += "\n\n%d examples in %.0f s; well-framed CALLs unanswered: %d; failures: %d; station log errors: %d" % (
-        total, wall, fz.unanswered, len(fz.failures), len(fz.st.problems()))
+        total, wall, fz.unanswered, len(fz.failures), len(fz.problems()))
     if warm is not None:
         text += "\nlive heap after warm-up %d B, at the end %d B (%+d B; tolerance %d B): %s" % (
             warm, end, end - warm, HEAP_TOLERANCE, "GREW" if grew else "no growth")
     if err is not None:
         text += "\nstopped: %s" % err
-    for f in fz.failures[:10]:
-        text += "\n  FAIL " + f
+    kinds = collections.Counter(_failure_kind(f) for f in fz.failures)
+    firsts = {}
+    for f in fz.failures:
+        firsts.setdefault(_failure_kind(f), f)
+    if kinds:
+        text += "\n\n" + benchkit.table(("failure", "count", "first example"), [
+            (k, n, firsts[k][:160].replace("|", "/")) for k, n in kinds.most_common()])
     data = {"examples": total, "by_kind": {k: {"n": v[0], "reconnects": v[1]} for k, v in fz.stats.items()},
-            "failures": fz.failures[:50], "unanswered": fz.unanswered, "heap_warm": warm, "heap_end": end,
+            "failures": {k: [n, firsts[k]] for k, n in kinds.items()}, "unanswered": fz.unanswered,
+            "heap_warm": warm, "heap_end": end,
             "heap_grew": grew, "wall_s": wall, "error": repr(err) if err else None}
     benchkit.save("fuzz", "WebSocket fuzzing of the station", text, data, "make fuzz")
     if err or fz.failures or grew:
