@@ -70,6 +70,7 @@ async def connect(url, protocol="ocpp2.0.1", auth=None, ssl=None, max_size=16384
         r, w = await asyncio.wait_for_ms(asyncio.open_connection(host, port, ssl=ssl, server_hostname=host), timeout_ms)
     else:
         r, w = await asyncio.wait_for_ms(asyncio.open_connection(host, port), timeout_ms)
+    _nodelay(w)
     try:
         key = binascii.b2a_base64(os.urandom(16)).strip()
         req = [
@@ -92,6 +93,16 @@ async def connect(url, protocol="ocpp2.0.1", auth=None, ssl=None, max_size=16384
         close_stream(w)
         raise
     return WS(r, w, max_size)
+
+
+def _nodelay(w):
+    # Without TCP_NODELAY, Nagle holds a triggered CALL written right after its TriggerMessageResponse until
+    # the CSMS's delayed ACK of the response comes back (40 ms on Linux). 6/1 = IPPROTO_TCP/TCP_NODELAY on
+    # Linux and lwIP alike; the ports export no names for them. A TLS socket may not pass it on: then Nagle stays.
+    try:
+        w.s.setsockopt(6, 1, 1)
+    except (AttributeError, OSError):
+        pass
 
 
 async def _exchange(r, w, request, key, protocol):
