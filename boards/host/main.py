@@ -11,6 +11,7 @@ with open(sys.argv[1]) as f:
     cfg = json.load(f)
 if len(sys.argv) > 2:
     cfg["reset_cause"] = sys.argv[2]
-if os.getenv("STATION_HEAP_LOG_MS"):  # tools/bench_heap.py, tools/fuzz_ws.py: log the live heap (heapmon.py)
-    cfg["heap_log_ms"] = int(os.getenv("STATION_HEAP_LOG_MS"))
+heap_log = os.getenv("STATION_HEAP_LOG_MS")
+if heap_log:  # tools/bench_heap.py, tools/fuzz_ws.py: log the live heap (heapmon.py)
+    cfg["heap_log_ms"] = int(heap_log)
 app.run(board.make(cfg), cfg)
