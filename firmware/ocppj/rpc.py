@@ -20,6 +20,7 @@
 # SecurityError while Rejected). rpc.on_sent() is called after every frame we send (heartbeat timer).
 # Validation error codes: see validate.py. Never the 1.6 name FormationViolation.
 import asyncio
+import gc
 import json
 import os
 
@@ -47,6 +48,16 @@ def _valid_utf8(b):
             b[i : i + 3] = b"\xef\xbf\xbd"
         i = b.find(b"\xed", i + 1)
     return b
+
+
+def _peek_id(text):
+    """The id of '[<type>, "<id>", ...' without parsing the rest, or "-1"."""
+    i = text.find('"')
+    j = text.find('"', i + 1)
+    head = text[:i].replace(" ", "")
+    if i > 0 and 0 < j - i - 1 <= 36 and head[:1] == "[" and head[-1:] == "," and head[1:-1].isdigit():
+        return text[i + 1 : j]
+    return "-1"
 
 
 class CallError(Exception):
@@ -156,6 +167,15 @@ class Rpc:
         except ValueError:
             log.warn(_TAG, "<- not JSON (%d bytes)", len(text))
             await self._error("-1", "RpcFrameworkError", "message is not valid JSON")
+            return
+        except MemoryError:
+            # Deep nesting grows the parser's stack past the heap. The message is bad input, not a bug:
+            # answer it by the id read off its first bytes, and go on.
+            gc.collect()
+            mid = _peek_id(text)
+            log.warn(_TAG, "<- message too deeply nested to parse (%d bytes), id %s", len(text), mid)
+            await self._error(mid, "FormatViolation" if mid != "-1" else "RpcFrameworkError",
+                              "message too deeply nested")
             return
         if not isinstance(msg, list) or len(msg) < 3 or not isinstance(msg[1], str) or not msg[1] or len(msg[1]) > 36:
             mid = msg[1] if isinstance(msg, list) and len(msg) > 1 and isinstance(msg[1], str) and msg[1] else "-1"

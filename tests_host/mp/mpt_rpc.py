@@ -185,3 +185,16 @@ async def test_at_most_four_incoming_calls_at_once():
     eq(rpc._serving, 0)
     link.close()
     await task
+
+
+async def test_too_deeply_nested_call_is_answered_not_crashing():
+    rpc, link, task = await setup(Heartbeat=lambda p: {"currentTime": "2026-01-01T00:00:00Z"})
+    deep = '[2, "deep-1", "TriggerMessage", ' + "[" * 20000 + "]" * 20000 + "]"
+    out = await answer(link, deep)
+    eq(out[:3], [4, "deep-1", "FormatViolation"])
+    out = await answer(link, "[" * 30000)  # not even an id to answer to
+    eq(out[:3], [4, "-1", "RpcFrameworkError"])
+    out = await answer(link, '[2, "ok-1", "Heartbeat", {}]')  # and the link still works
+    eq(out[:2], [3, "ok-1"])
+    link.close()
+    await task
