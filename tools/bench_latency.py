@@ -90,9 +90,9 @@ def main():
                            "msg p50 ms", "msg p99", "msg max"), rows)
     text += ("\n\nLoopback, one trigger at a time, CSMS = tools/csms.py (`ocpp` package, validating), station = "
              "firmware .mpy under the Unix port with 2 EVSEs charging. resp = TriggerMessage sent -> response "
-             "received; msg = TriggerMessage sent -> the triggered CALL received (CSMS frame timestamps). A msg time "
-             "near 40 ms is TCP, not the firmware: the station's socket does not set TCP_NODELAY, so Nagle holds "
-             "the triggered CALL until the CSMS's delayed ACK of the response arrives (Linux: 40 ms).")
+             "received; msg = TriggerMessage sent -> the triggered CALL received (CSMS frame timestamps). "
+             "SignChargingStationCertificate's message includes a fresh P-256 key and CSR; TransactionEvent's goes "
+             "through the on-flash queue (a file write and rename).")
     if problems or errors:
         text += "\n\nPROBLEMS: station log %r, CSMS errors %r" % (problems[:3], errors[:3])
     data["problems"] = problems[:10]
