@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchkit import RESULTS  # noqa: E402
 
-ORDER = ("size", "heap", "latency", "cpu", "fuzz", "faults")
+ORDER = ("size", "heap", "latency", "cpu", "fuzz", "fuzz-512k", "faults")
 
 
 def main():

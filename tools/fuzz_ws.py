@@ -41,6 +41,7 @@ from simctl import Station  # noqa: E402
 SID = "FUZZ-CS"
 MAX_MESSAGE = 16384  # the station's default max_message (app.py)
 HEAP_TOLERANCE = 2048
+RECONNECT_S = 70  # a crashed connection task is restarted by sched.py with back-off up to 60 s
 ACTIONS = ["TriggerMessage", "GetVariables", "SetVariables", "ChangeAvailability", "CertificateSigned",
            "Heartbeat", "Reset", "", "x" * 40, "TriggerMessage\u0000", "ünïcode"]
 TRIGGERS = ["Heartbeat", "StatusNotification", "MeterValues", "TransactionEvent", "LogStatusNotification",
@@ -251,8 +252,8 @@ class Fuzzer:
         if fatal:  # the station may end the connection (RFC 6455): then it must come back
             self.wait(lambda: self.srv.closed.is_set() or self.srv.connections > conns, 0.5)
             if self.srv.closed.is_set() or self.srv.connections > conns:
-                if not self.wait(lambda: self.srv.connections > conns and self.connected(), 15):
-                    self.failures.append("%s: station did not reconnect within 15 s" % name)
+                if not self.wait(lambda: self.srv.connections > conns and self.connected(), RECONNECT_S):
+                    self.failures.append("%s: station did not reconnect within %d s" % (name, RECONNECT_S))
                     raise AssertionError(self.failures[-1])
                 s[1] += 1
                 conns = self.srv.connections
@@ -265,8 +266,8 @@ class Fuzzer:
             # the station ended the connection (or we did): it must come back, and only after allowed input
             if not fatal:
                 self.failures.append("%s: connection lost or probe unanswered after %r" % (name, data[:120]))
-            if not self.wait(lambda: self.srv.connections > conns and self.connected(), 15):
-                self.failures.append("%s: station did not reconnect within 15 s" % name)
+            if not self.wait(lambda: self.srv.connections > conns and self.connected(), RECONNECT_S):
+                self.failures.append("%s: station did not reconnect within %d s" % (name, RECONNECT_S))
                 raise AssertionError(self.failures[-1])
             s[1] += 1
             probe = self.call("GetVariables", PROBE, timeout=5)
@@ -331,8 +332,9 @@ def main():
     ap.add_argument("--seed", type=int, help="derandomize (same inputs every run)")
     ap.add_argument("--max-depth", type=int, default=9000, help="deepest JSON nesting sent")
     ap.add_argument("--echo", action="store_true", help="print the station log")
+    ap.add_argument("--heap", default="256K", help="the station's -X heapsize (tools/sim.py's default: 256K)")
     a = ap.parse_args()
-    fz = Fuzzer(echo=a.echo).start()
+    fz = Fuzzer(heap=a.heap, echo=a.echo).start()
     t0 = time.time()
     err = None
     try:
@@ -373,7 +375,9 @@ def main():
             "failures": {k: [n, firsts[k]] for k, n in kinds.items()}, "unanswered": fz.unanswered,
             "heap_warm": warm, "heap_end": end,
             "heap_grew": grew, "wall_s": wall, "error": repr(err) if err else None}
-    benchkit.save("fuzz", "WebSocket fuzzing of the station", text, data, "make fuzz")
+    name = "fuzz" if a.heap == "256K" else "fuzz-" + a.heap.lower()
+    cmd = "make fuzz" if a.heap == "256K" else ".venv/bin/python tools/fuzz_ws.py --heap " + a.heap
+    benchkit.save(name, "WebSocket fuzzing of the station (-X heapsize=%s)" % a.heap, text, data, cmd)
     if err or fz.failures or grew:
         sys.exit(1)
 
