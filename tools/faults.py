@@ -5,7 +5,8 @@ checks them against the official schemas). Used by tests_host/test_faults*.py (s
     .venv/bin/python tools/faults.py [--cuts 50] [--seed N]
 
 Faults:
-- drop: the CSMS drops the TCP connection right after the TriggerMessageResponse, before the triggered CALL;
+- drop: the CSMS drops the TCP connection right after the TriggerMessageResponse; whatever the station sent after
+  the response on that connection is lost (the station writes the triggered CALL right after the response);
 - silent: the CSMS stops answering; the station's CALL times out (MessageTimeout), then everything goes on;
 - meter: the meter goes silent, then answers with bad CRCs, in the middle of a transaction;
 - cuts: power cuts at random points of transactions while the CSMS is offline (--cuts of them, in rounds;
@@ -42,6 +43,7 @@ class RawCSMS(Server):
         super().__init__()
         self.calls = []  # [connection number, message, answered]
         self.drop_after_reply = None  # id of our CALL: abort the TCP connection as soon as its reply is read
+        self.dead = None  # the writer of that connection: what else arrived on it is ignored
 
     async def listen(self, port=0):
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", port)
@@ -50,8 +52,11 @@ class RawCSMS(Server):
 
     async def _message(self, text):
         msg = json.loads(text)
+        if self.writer is not None and self.writer is self.dead:
+            return  # sent on the connection we cut: lost in the network, never seen by the CSMS
         if msg and msg[0] in (3, 4) and msg[1] == self.drop_after_reply and self.writer:
             self.drop_after_reply = None
+            self.dead = self.writer
             self.writer.transport.abort()  # nothing more goes either way on this connection
         if msg and msg[0] == 2:
             entry = [self.connections, msg, False]
@@ -219,9 +224,10 @@ def fault_drop_after_trigger_response(b):
         time.sleep(1.0)
         got = b.calls(kind, mark)
         out[kind] = [c[0] > conns for c in got]  # per triggered CALL seen: on the new connection?
+        n = len(b.calls("Heartbeat", mark))
         p = b.call("TriggerMessage", {"requestedMessage": "Heartbeat"})
         assert p[0] == 3 and p[2]["status"] == "Accepted", p
-        b.wait_call("Heartbeat", len(b.calls("Heartbeat", mark)) + 1, mark) if kind == "Heartbeat" else None
+        b.wait_call("Heartbeat", n + 1, mark)  # the connection works again
     te = [c for c in b.calls("TransactionEvent") if c[1][3].get("triggerReason") == "Trigger"]
     assert te, "the triggered TransactionEvent was lost with the connection"
     b.st.cmd(cmd="unplug", evse=1)
@@ -244,9 +250,9 @@ def fault_csms_silent(b):
     b.srv.answer = True
     b.st.cmd(cmd="unplug", evse=1)
     b.wait(lambda: any(c[1][3]["eventType"] == "Ended" for c in b.tx_events()), 20, "Ended")
+    n = len(b.calls("StatusNotification"))
     r = b.call("TriggerMessage", {"requestedMessage": "StatusNotification", "evse": {"id": 1, "connectorId": 1}})
     assert r[2]["status"] == "Accepted", r
-    n = len(b.calls("StatusNotification"))
     b.wait_call("StatusNotification", n + 1, timeout=5)
     statuses = [c[1][3]["connectorStatus"] for c in b.calls("StatusNotification", mark)]
     assert "Occupied" in statuses and statuses[-1] == "Available", statuses
