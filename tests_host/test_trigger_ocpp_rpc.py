@@ -45,13 +45,15 @@ class RpcCsms:
                 self._cond.wait(0.2)
 
     def call(self, method, params):
-        """Returns (reply event, index of the reply in the event list)."""
+        """Returns (reply event, index in the event list where the CALL was sent). The node peer's stdout is
+        not wire order between a reply and a CALL that arrives right behind it (promise resolution comes
+        later), so calls are looked for from the sending on; the ocpp-package tests check the wire order."""
         self._n += 1
         n = self._n
+        start = len(self.events)
         self.p.stdin.write(json.dumps({"id": n, "method": method, "params": params}) + "\n")
         self.p.stdin.flush()
-        r = self.wait(lambda e: e["ev"] == "reply" and e["id"] == n)
-        return r, self.events.index(r)
+        return self.wait(lambda e: e["ev"] == "reply" and e["id"] == n), start
 
     def calls_after(self, i, method, count=1):
         self.wait(lambda e: len([x for x in self.events[i:] if x["ev"] == "call" and x["method"] == method]) >= count)

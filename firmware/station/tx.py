@@ -124,9 +124,11 @@ class Transactions:
 
     def trigger(self, evse_id):
         """TriggerMessage(TransactionEvent): Updated, triggerReason Trigger, through the same queue.
-        None when the previous triggered event still waits in the queue: that one counts for this trigger."""
+        None when the previous triggered event still waits in the queue, unsent: that one counts for this
+        trigger. One already handed to the sender went before this trigger's response and does not count."""
         tx = self._tx[evse_id]
-        if tx.get("trig") in self.q:
+        t = tx.get("trig")
+        if t in self.q and t != self.q.taken:
             return None
         return self._event(evse_id, tx, "Updated", "Trigger", None,
                            self._values(evse_id, "TxUpdatedMeasurands", "Trigger"))

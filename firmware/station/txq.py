@@ -18,6 +18,7 @@ class TxQueue:
         names = [n for n in os.listdir(store.root) if len(n) == 10 and n[0] == "q"]
         names.sort()
         self._names = names
+        self.taken = None  # the name peek() last handed to the sender: on the wire or about to be
         self._next = int(names[-1][1:9]) + 1 if names else 0
 
     def __len__(self):
@@ -60,6 +61,7 @@ class TxQueue:
             name = self._names[0]
             p = self._load(name)
             if p is not None:
+                self.taken = name
                 return name, p
             log.error(_TAG, "dropping unreadable %s", name)
             self.ack(name)

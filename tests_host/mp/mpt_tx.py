@@ -158,6 +158,8 @@ def test_second_trigger_while_the_first_waits_is_not_queued_twice():
     b.tx.on_connector(1, 1, True, True)
     assert b.tx.trigger(1) is not None
     eq(b.tx.trigger(1), None)  # still queued (CSMS offline or busy): it counts for this trigger too
-    eq([e["triggerReason"] for e in b.drain()], ["CablePluggedIn", "Trigger"])
-    p = b.tx.trigger(1)  # sent meanwhile: a new one, next seqNo
+    b.q.ack(b.q.peek()[0])  # Started sent
+    b.q.peek()  # the triggered one is on the wire now, its answer not yet in
+    p = b.tx.trigger(1)  # so it cannot count for a trigger answered after it: a new one, next seqNo
     eq((p["triggerReason"], p["seqNo"]), ("Trigger", 2))
+    eq([e["seqNo"] for e in b.drain()], [1, 2])
