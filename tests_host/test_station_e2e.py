@@ -5,16 +5,7 @@ Unix port with a heap cap (tools/sim.py), against the `ocpp` package CSMS and py
 import time
 
 import pytest
-from station_bench import CSMS, Station, payloads
-
-
-def set_vars(csms, sid, **kv):
-    data = []
-    for k, v in kv.items():
-        comp, var = k.split("__")
-        data.append({"component": {"name": comp}, "variable": {"name": var}, "attributeValue": str(v)})
-    res = csms.call(sid, "SetVariables", {"setVariableData": data})
-    return [r["attributeStatus"] for r in res["setVariableResult"]]
+from station_bench import CSMS, Station, payloads, set_vars
 
 
 def tx_events(csms_list, sid):

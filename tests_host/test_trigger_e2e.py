@@ -5,7 +5,7 @@ Conformance case ids (TC_F_xx) from OCPP 2.0.1 Part 6, as listed in the spec dig
 import time
 
 import pytest
-from station_bench import CSMS, Station, none_after, sent_after, trigger
+from station_bench import CSMS, Station, none_after, sent_after, set_vars, trigger
 
 SID = "CS-TRIG"
 
@@ -31,12 +31,6 @@ def idle(bench):
         st.cmd(cmd="unplug", evse=e)
         st.cmd(cmd="meter_fail", evse=e, on=False)
     time.sleep(0.3)
-
-
-def set_var(csms, comp, var, value):
-    r = csms.call(SID, "SetVariables", {"setVariableData": [
-        {"component": {"name": comp}, "variable": {"name": var}, "attributeValue": value}]})
-    assert r["setVariableResult"][0]["attributeStatus"] == "Accepted", r
 
 
 def test_tc_f_20_heartbeat(idle):
@@ -85,7 +79,7 @@ def test_status_notification_rejected(idle, evse, reason):
 
 def test_tc_f_11_meter_values_one_evse_follows_aligned_measurands(idle):
     csms, st = idle
-    set_var(csms, "AlignedDataCtrlr", "Measurands", "Current.Import")
+    assert set_vars(csms, SID, AlignedDataCtrlr__Measurands="Current.Import") == ["Accepted"]
     try:
         res, i = trigger(csms, SID, "MeterValues", {"id": 1})
         assert res == {"status": "Accepted"}
@@ -98,7 +92,7 @@ def test_tc_f_11_meter_values_one_evse_follows_aligned_measurands(idle):
         assert all(s["context"] == "Trigger" for s in sv)
         assert {s["phase"] for s in sv} == {"L1", "L2", "L3"}
     finally:
-        set_var(csms, "AlignedDataCtrlr", "Measurands", "Energy.Active.Import.Register,Power.Active.Import")
+        set_vars(csms, SID, AlignedDataCtrlr__Measurands="Energy.Active.Import.Register,Power.Active.Import")
 
 
 def test_tc_f_12_meter_values_all_evses(idle):

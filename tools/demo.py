@@ -13,7 +13,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from csms import CSMS  # noqa: E402
-from simctl import Station, sent_after, trigger  # noqa: E402
+from simctl import Station, sent_after, set_vars, trigger  # noqa: E402
 
 SID = "DEMO-CS1"
 
@@ -62,8 +62,7 @@ def main():
             tr.step("boot")
             csms.wait_for("StatusNotification", 2, timeout=20)
             tr.step("periodic meter values every 2 s during a transaction (SetVariables)", 0.3)
-            csms.call(SID, "SetVariables", {"setVariableData": [{"component": {"name": "SampledDataCtrlr"},
-                      "variable": {"name": "TxUpdatedInterval"}, "attributeValue": "2"}]})
+            set_vars(csms, SID, SampledDataCtrlr__TxUpdatedInterval=2)
             tr.step("EV plugged into EVSE 1", 0.2)
             st.cmd(cmd="plug", evse=1)
             st.wait_log("inputs: evse 1: Occupied")

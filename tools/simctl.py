@@ -111,3 +111,13 @@ def sent_after(csms, index, action, count=1, timeout=10):
 def none_after(csms, index, action, wait=1.5):
     time.sleep(wait)
     return not [m for m in csms.log[index:] if m.dir == "in" and m.action == action]
+
+
+def set_vars(csms, station, **kv):
+    """SetVariables through the CSMS; keyword Component__Variable=value. Returns the attributeStatus list."""
+    data = []
+    for k, v in kv.items():
+        comp, var = k.split("__")
+        data.append({"component": {"name": comp}, "variable": {"name": var}, "attributeValue": str(v)})
+    res = csms.call(station, "SetVariables", {"setVariableData": data})
+    return [r["attributeStatus"] for r in res["setVariableResult"]]
