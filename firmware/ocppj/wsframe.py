@@ -2,6 +2,7 @@
 # fragment reassembly, pong for every ping (also between fragments), client pings, close handshake with a
 # timeout, a size limit checked before any payload is allocated. ws.connect() makes the WS objects.
 import asyncio
+import gc
 import os
 import time
 
@@ -108,6 +109,28 @@ class WS:
             raise Closed("connection closed by peer")
         return b
 
+    async def _payload(self, n):
+        """n payload bytes in one buffer allocated before any byte is read, or None when the heap has no room
+        for it (the bytes are then still on the wire, for _skip): a MemoryError never tears the stream."""
+        try:
+            buf = bytearray(n)
+        except MemoryError:
+            gc.collect()
+            return None
+        mv = memoryview(buf)
+        got = 0
+        while got < n:
+            try:
+                k = await self._r.readinto(mv[got:])
+            except (OSError, EOFError) as e:
+                self._gone()
+                raise Closed("read failed: %r" % e) from None
+            if not k:
+                self._gone()
+                raise Closed("connection closed by peer")
+            got += k
+        return buf
+
     async def _header(self):
         h = await self._read(2)
         op = h[0] & 0x0F
@@ -171,7 +194,7 @@ class WS:
     async def _recv(self):
         parts = None
         size = 0
-        oversize = False
+        dropping = False
         while True:
             op, fin, n = await self._header()
             self.last_rx = time.ticks_ms()
@@ -179,9 +202,9 @@ class WS:
                 await self._control(op, n)
                 continue
             if op == _CONT:
-                if parts is None and not oversize:
+                if parts is None and not dropping:
                     await self._fail(1002, "continuation without a message")
-            elif parts is not None or oversize:
+            elif parts is not None or dropping:
                 await self._fail(1002, "new message inside a fragmented one")
             elif op == _BIN:
                 await self._fail(1003, "binary message")
@@ -191,25 +214,36 @@ class WS:
                 parts = []
                 size = 0
             size += n
-            if oversize or size > self.max_size:
-                # Checked before reading: an oversized message is dropped, never allocated.
-                if not oversize:
-                    log.warn(_TAG, "message over %d bytes refused", self.max_size)
-                    oversize = True
-                    parts = None
+            part = None
+            if dropping:
+                pass
+            elif size > self.max_size:  # checked before reading: an droppingd message is never allocated
+                log.warn(_TAG, "message over %d bytes refused", self.max_size)
+            else:
+                part = await self._payload(n) if n else b""
+                if part is None:
+                    log.warn(_TAG, "no memory for a %d-byte message: dropped", size)
+            if part is None:  # dropped, the rest of it skipped; the link lives on
+                dropping = True
+                parts = None
                 await self._skip(n)
                 if fin:
-                    oversize = False
+                    dropping = False
                     size = 0
                 continue
-            parts.append(await self._read(n) if n else b"")
+            parts.append(part)
             if fin:
-                data = parts[0] if len(parts) == 1 else b"".join(parts)
-                parts = None
                 try:
+                    data = parts[0] if len(parts) == 1 else b"".join(parts)
+                    parts = None
                     return data.decode()
                 except UnicodeError:
                     await self._fail(1007, "text message is not UTF-8")
+                except MemoryError:
+                    parts = None
+                    gc.collect()
+                    log.warn(_TAG, "no memory to assemble a %d-byte message: dropped", size)
+                    size = 0
 
     async def close(self, code=1000, timeout_ms=3000):
         """Close handshake: send our close frame, wait for the peer's (bounded), then drop the socket."""

@@ -86,3 +86,23 @@ async def test_close_gives_up_when_the_peer_never_answers():
     eq(seen[0][0], 8)
     eq(bytes(seen[0][1]), b"\x03\xe8")
     srv.close()
+
+
+async def test_message_too_big_for_the_heap_is_dropped_and_the_link_lives_on():
+    chunk = b"[" * 4096
+    n = 48 * len(chunk)  # 196 KB: allowed by max_size, but more than this heap can hold at once
+
+    async def handler(r, w):
+        await upgrade(r, w)
+        w.write(b"\x81\x7f" + n.to_bytes(8, "big"))  # one unmasked text frame, 64-bit length
+        for _ in range(48):
+            w.write(chunk)
+            await w.drain()
+        w.write(b"\x81\x05hello")
+        await w.drain()
+        await asyncio.sleep(2)
+
+    srv, port = await serve(handler)
+    c = await ws.connect("ws://127.0.0.1:%d/x" % port, max_size=1 << 20)
+    eq(await asyncio.wait_for_ms(c.recv(), 5000), "hello")  # the big one skipped, the stream still in step
+    srv.close()
