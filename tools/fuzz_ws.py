@@ -36,7 +36,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import benchkit  # noqa: E402
 from peers.wsserver import AuditServer, frame  # noqa: E402
-from simctl import Station  # noqa: E402
+from simctl import BAD_LINE, Station  # noqa: E402
 
 SID = "FUZZ-CS"
 MAX_MESSAGE = 16384  # the station's default max_message (app.py)
@@ -49,7 +49,6 @@ TRIGGERS = ["Heartbeat", "StatusNotification", "MeterValues", "TransactionEvent"
             "PublishFirmwareStatusNotification"]
 # an error line of firmware/log.py ("<s.ms> E tag: ...") or a traceback; simctl's problems() also matches " E "
 # inside an info line, e.g. an incoming CALL whose fuzzed action is "E"
-_BAD = re.compile(r"^\d+\.\d{3} E |^Traceback")
 PROBE = {"getVariableData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]}
 
 
@@ -296,7 +295,7 @@ class Fuzzer:
         go()
 
     def problems(self):
-        return [ln for ln in list(self.st.lines) if _BAD.match(ln)]
+        return [ln for ln in list(self.st.lines) if BAD_LINE.match(ln)]
 
     def heap_live(self):
         return [s[0] for s in benchkit.heap_samples(self.st.lines)]

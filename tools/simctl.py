@@ -3,6 +3,7 @@ read its log. Used by the demo (tools/demo.py) and the end-to-end tests (tests_h
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -11,6 +12,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# An error line of firmware/log.py ("<seconds>.<ms> E <tag>: ...") or a traceback: never expected behaviour.
+BAD_LINE = re.compile(r"^\d+\.\d{3} E |^Traceback")
 
 
 class Station:
@@ -70,8 +73,8 @@ class Station:
         """Error lines and tracebacks in the station log: bugs, never expected behaviour."""
         out = []
         for i, ln in enumerate(self.lines):
-            if " E " in ln or "Traceback" in ln:
-                out.append("\n".join(self.lines[i:i + 12]) if "Traceback" in ln else ln)
+            if BAD_LINE.match(ln):
+                out.append("\n".join(self.lines[i:i + 12]) if ln.startswith("Traceback") else ln)
         return out
 
     def stop(self):
