@@ -3,19 +3,19 @@ Unix port must refuse each one with the right error, keep the loop running and r
 
 import json
 import os
+import sys
 import threading
 import tty
 
 import pytest
-from mpharness import run_mp
+from mpharness import ROOT, run_mp
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import meter_sim  # noqa: E402
 
 
 def crc(data):
-    c = 0xFFFF
-    for b in data:
-        c ^= b
-        for _ in range(8):
-            c = (c >> 1) ^ 0xA001 if c & 1 else c >> 1
+    c = meter_sim._crc(data)  # CRC-16/MODBUS, low byte first on the wire
     return bytes([c & 0xFF, c >> 8])
 
 
