@@ -155,14 +155,20 @@ class DeviceModel:
             return None, "UnknownVariable" if comp_known else "UnknownComponent"
         return d, "Accepted"
 
+    def _result(self, item):
+        # The result entry both requests answer with (component, variable, attributeType echoed), the
+        # variable's definition and the lookup status.
+        r = {"component": item["component"], "variable": item["variable"]}
+        if "attributeType" in item:
+            r["attributeType"] = item["attributeType"]
+        d, st = self._lookup(item)
+        return r, d, st
+
     def get_variables(self, req):
         """GetVariablesRequest payload -> GetVariablesResponse payload."""
         out = []
         for item in req["getVariableData"]:
-            r = {"component": item["component"], "variable": item["variable"]}
-            if "attributeType" in item:
-                r["attributeType"] = item["attributeType"]
-            d, st = self._lookup(item)
+            r, d, st = self._result(item)
             if d is not None and d[5] & _WO:
                 st = "Rejected"
             elif d is not None:
@@ -175,10 +181,7 @@ class DeviceModel:
         """SetVariablesRequest payload -> SetVariablesResponse payload; each item stands on its own."""
         out = []
         for item in req["setVariableData"]:
-            r = {"component": item["component"], "variable": item["variable"]}
-            if "attributeType" in item:
-                r["attributeType"] = item["attributeType"]
-            d, st = self._lookup(item)
+            r, d, st = self._result(item)
             if d is not None:
                 if d[5] & _RO:
                     st, why = "Rejected", "ReadOnly"
