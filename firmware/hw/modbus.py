@@ -1,7 +1,8 @@
 # Modbus RTU master for reading meters: functions 0x03 (holding) and 0x04 (input registers).
 # One Master per RS485 bus; its lock serialises transactions, so several tasks may share it.
-# Waiting never blocks the event loop: the UART adapter's readinto() is non-blocking and we sleep
-# between polls (see hw/__init__.py for the adapter contract).
+# Waiting for an answer never blocks the event loop: the UART adapter's readinto() is non-blocking and
+# we sleep between polls (see hw/__init__.py for the adapter contract). The one blocking stretch is the
+# RS485 turnaround after each request (the frame's wire time, see _once).
 import asyncio
 import time
 
@@ -10,6 +11,7 @@ from micropython import const
 _MAX_REGS = const(125)  # Modbus limit for 0x03/0x04
 _RX_LEN = const(255)  # 5 + 2 * 125: the longest reply
 _TX_LEN = const(8)
+_DE_MARGIN_MS = const(2)  # ticks_ms granularity (1 ms) plus the UART's start-up after write()
 
 # Exception codes worth naming in logs (the rest print as numbers).
 ILLEGAL_FUNCTION = const(1)
@@ -157,18 +159,21 @@ class Master:
         u.write(tx)
         self.requests += 1
         self.tx_bytes += _TX_LEN
-        # Sleep through most of the frame's wire time, then spin briefly on txdone(): the driver
-        # must stay on until the last stop bit is out, and must be off before the meter answers.
         wire = self.wire_ms(_TX_LEN)
-        if wire > 1:
-            await asyncio.sleep_ms(wire - 1)
-        t0 = time.ticks_ms()
-        while not u.txdone():
-            if time.ticks_diff(time.ticks_ms(), t0) > 50:  # a UART that never reports done: carry on
-                break
         if de:
+            # Turnaround by deadline, with no await until DE is low: the meter answers 3.5 characters
+            # after our last byte, and a task holding the loop for a few ms would keep the driver on
+            # into its reply. So the loop blocks for the frame's wire time (8 bytes at 9600 baud:
+            # ~8.3 ms). The deadline bounds the spin when a UART never reports done.
+            end = time.ticks_add(time.ticks_ms(), wire + _DE_MARGIN_MS)
+            while not u.txdone() and time.ticks_diff(end, time.ticks_ms()) > 0:
+                pass
             de.value(0)
-        sent = time.ticks_ms()
+            sent = time.ticks_ms()
+        else:
+            # No driver to release (auto-direction transceiver, pty): nothing to wait for; the answer
+            # timeout counts from when the frame will have left.
+            sent = time.ticks_add(time.ticks_ms(), wire)
         self._quiet = sent
         need = 5 + 2 * count
         limit = self.timeout_ms + self.wire_ms(need)
