@@ -6,7 +6,8 @@ The station opens the pty slave path as its UART (boards/host). Bytes go through
 
 The relay behaves like the bus: requests for unit ids nobody has, or with a bad CRC, get no answer;
 ``set_silent(True)`` unplugs every meter. ``set_bad_crc(True)`` corrupts answers in pymodbus's
-trace_packet hook. Register values are computed at request time in the SimDevice ``action``
+trace_packet hook; ``set_override(unit, "P", float("inf"))`` makes one meter serve a fixed (even non-finite)
+value for one quantity. Register values are computed at request time in the SimDevice ``action``
 callback from the simulated state (power, energy integrated over time), which is the pymodbus 3.16
 way of changing served values (the old ModbusServerContext API silently ignores such writes).
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import struct
 import threading
@@ -117,6 +119,7 @@ class Meter:
         self.energy_wh = float(energy_wh)
         self.exception = None  # ExcCodes member: answer every read with it
         self.unplugged = False  # this meter alone is off the bus: no answer
+        self.overrides = {}  # quantity -> value served instead of the simulated one (set_override)
         self._t = time.monotonic()
 
     def integrate(self):
@@ -198,6 +201,23 @@ class MeterSim:
         """Answer every read of this unit with exception code (int, e.g. 4) or None for normal answers."""
         self.meters[unit].exception = None if code is None else ExcCodes(code)
 
+    def set_override(self, unit, quantity, value):
+        """Serve value for one quantity (e.g. "P", "E" in kWh) instead of the simulated one; None ends it.
+
+        For the faulty meters a test needs: a float32 register may hold float("inf") or float("nan").
+        """
+        m = self.meters[unit]
+        spec = MAPS[m.model]
+        if quantity not in spec or quantity in ("fc", "ranges"):
+            raise ValueError("%s has no quantity %s" % (m.model, quantity))
+        if value is None:
+            m.overrides.pop(quantity, None)
+            return
+        value = float(value)
+        if spec[quantity][1] != "f32" and not math.isfinite(value):
+            raise ValueError("an integer register cannot hold %r" % value)
+        m.overrides[quantity] = value
+
     # -- pymodbus side --
     def _device(self, unit, meter):
         spec = MAPS[meter.model]
@@ -209,7 +229,9 @@ class MeterSim:
             if set_values is not None or fc != spec["fc"]:
                 return ExcCodes.ILLEGAL_FUNCTION
             self.requests += 1
-            for name, value in meter.quantities().items():
+            served = meter.quantities()
+            served.update(meter.overrides)
+            for name, value in served.items():
                 if name not in spec:  # e.g. SDM120: total power is the L1 register
                     continue
                 addr, enc, res = spec[name]

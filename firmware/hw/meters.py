@@ -147,10 +147,15 @@ def _f32_wh(b):
 
 def _decode(buf, off, typ, scale):
     if typ == _F32:
+        b = struct.unpack_from(">I", buf, off)[0]
         if scale == 1000:
-            return _f32_wh(struct.unpack_from(">I", buf, off)[0])
+            return _f32_wh(b)
+        if (b >> 23) & 0xFF == 0xFF:
+            return None  # NaN or +-infinity is no reading (and inf is not JSON)
         v = struct.unpack_from(">f", buf, off)[0]
-        return None if v != v else round(v, 3)  # NaN -> no value
+        # From 2^23 up a float32 has no fraction to round, and round(v, 3) computes v * 1000, which a
+        # single-precision float (the ESP32's) overflows to inf near the float32 maximum.
+        return round(v, 3) if -8388608.0 < v < 8388608.0 else v
     if typ == _U16:
         raw = struct.unpack_from(">H", buf, off)[0]
     elif typ == _S16:
@@ -166,6 +171,7 @@ def _decode(buf, off, typ, scale):
         raw = struct.unpack_from(">Q", buf, off)[0]
     if scale > 0:
         return raw * scale
+    # below 2^64 / 10, even times 1000 inside round(), a float stays finite (float32 ends at 3.4e38)
     return round(raw / -scale, 3)
 
 
