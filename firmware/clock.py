@@ -1,10 +1,37 @@
-# The one place that knows wall-clock time and builds RFC 3339 timestamps.
+# The one place that knows wall-clock time and builds timestamps.
 # Internally: seconds since 1970-01-01 UTC, whatever the port's epoch (ESP32: 2000, Unix: 1970).
 # The CSMS sets the clock (BootNotification/Heartbeat currentTime); until then the board RTC counts.
+#
+# After a power loss an ESP32's RTC restarts at 2000-01-01: such a clock is "unknown" (known() False)
+# until the CSMS sets it. stamp() then returns a marker "@<boot token>:<seconds since boot>" instead of
+# a time; fix(payload) turns the markers of a message into real times once the clock is known, and
+# the outbox sends nothing that still carries one. A marker of an earlier boot (power cut before the
+# clock was known) becomes the start of the current boot: the latest moment it can have happened,
+# so it never precedes a later event.
 import time
 
+from micropython import const
+
+_FLOOR = const(1735689600)  # 2025-01-01T00:00:00Z: an RTC showing less was not set since power-up
+
+_rtc = time.time  # the board's RTC in port-epoch seconds (use() replaces it)
+_rtc_set = None  # sets the board's RTC (port-epoch seconds), so a reset without power loss keeps the time
 _offset = 0  # added to the port's time.time() to get Unix time
 _port_epoch = None
+_known = False
+_hooks = []  # called once, when the CSMS's time first makes the clock known
+_token = None
+_last = time.ticks_ms()  # monotonic seconds since boot, from ticks (wrap-safe when read at least daily)
+_s = 0
+_ms = 0
+
+
+def use(rtc=None, rtc_set=None):
+    """Board adapters: rtc() -> port-epoch seconds, rtc_set(seconds) (both optional)."""
+    global _rtc, _rtc_set
+    if rtc is not None:
+        _rtc = rtc
+    _rtc_set = rtc_set
 
 
 def _epoch():
@@ -25,8 +52,33 @@ def _days(y, m, d):
 
 
 def now():
-    """Unix time in whole seconds."""
-    return int(time.time()) + _epoch() + _offset
+    """Unix time in whole seconds (the raw RTC while the clock is unknown)."""
+    return int(_rtc()) + _epoch() + _offset
+
+
+def mono():
+    """Whole seconds since boot; never jumps. Kept as seconds plus ms so it stays a small int."""
+    global _last, _s, _ms
+    t = time.ticks_ms()
+    _ms += time.ticks_diff(t, _last)
+    _last = t
+    if _ms >= 1000:
+        _s += _ms // 1000
+        _ms %= 1000
+    return _s
+
+
+def when_known(fn):
+    """fn() runs in the same step that first sets the clock (before anything else can be stamped)."""
+    _hooks.append(fn)
+
+
+def known():
+    """True once the CSMS set the clock, or the RTC kept a plausible time through the reset."""
+    global _known
+    if not _known and now() >= _FLOOR:
+        _known = True
+    return _known
 
 
 def rfc3339(t=None):
@@ -36,25 +88,96 @@ def rfc3339(t=None):
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % g[:6]
 
 
-def parse(s):
-    """RFC 3339 date-time -> Unix seconds; ValueError when it is not one."""
-    if not isinstance(s, str) or len(s) < 20 or s[4] != "-" or s[7] != "-" or s[10] not in "Tt":
+def _boot():
+    global _token
+    if _token is None:
+        import os
+
+        _token = "%04x" % int.from_bytes(os.urandom(2), "big")
+    return _token
+
+
+def stamp():
+    """Timestamp of something happening now: RFC 3339, or a marker while the clock is unknown."""
+    if known():
+        return rfc3339()
+    return "@%s:%d" % (_boot(), mono())
+
+
+def resolve(ts):
+    """A timestamp or marker -> RFC 3339, or None while the clock is still unknown."""
+    if ts[:1] != "@":
+        return ts
+    if not known():
+        return None
+    up = mono()
+    tok, _, m = ts[1:].partition(":")
+    ago = up - int(m) if tok == _boot() else up
+    return rfc3339(now() - ago)
+
+
+def fix(p):
+    """Resolve the markers of a message payload in place (timestamp, meterValue[].timestamp);
+    False when one is left because the clock is unknown."""
+    ok = True
+    mv = p.get("meterValue")
+    for d in (p,) + (tuple(mv) if isinstance(mv, list) else ()):
+        ts = d.get("timestamp") if isinstance(d, dict) else None
+        if isinstance(ts, str) and ts[:1] == "@":
+            r = resolve(ts)
+            if r is None:
+                ok = False
+            else:
+                d["timestamp"] = r
+    return ok
+
+
+def marked(p):
+    """True when a payload carries a timestamp marker."""
+    mv = p.get("meterValue")
+    for d in (p,) + (tuple(mv) if isinstance(mv, list) else ()):
+        ts = d.get("timestamp") if isinstance(d, dict) else None
+        if isinstance(ts, str) and ts[:1] == "@":
+            return True
+    return False
+
+
+def _num(s, i, n):
+    v = s[i : i + n]
+    if len(v) != n or not v.isdigit():
         raise ValueError("not a date-time: %r" % (s,))
-    y, mo, d = int(s[0:4]), int(s[5:7]), int(s[8:10])
-    h, mi, se = int(s[11:13]), int(s[14:16]), int(s[17:19])
+    return int(v)
+
+
+def parse(s, lenient=False):
+    """RFC 3339 date-time -> Unix seconds; ValueError when it is not one.
+    lenient (a CSMS's currentTime, not a request we validate): also a space for "T", no seconds,
+    "+hhmm" / "+hh" zones and no zone at all (taken as UTC)."""
+    if not isinstance(s, str) or len(s) < (16 if lenient else 20) or s[4] != "-" or s[7] != "-":
+        raise ValueError("not a date-time: %r" % (s,))
+    if s[10] not in ("Tt " if lenient else "Tt") or s[13] != ":":
+        raise ValueError("not a date-time: %r" % (s,))
+    y, mo, d = _num(s, 0, 4), _num(s, 5, 2), _num(s, 8, 2)
+    h, mi = _num(s, 11, 2), _num(s, 14, 2)
+    i = 16
+    se = 0
+    if len(s) > 16 and s[16] == ":":
+        se = _num(s, 17, 2)
+        i = 19
+    elif not lenient:
+        raise ValueError("not a date-time: %r" % (s,))
     if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and se < 61):
         raise ValueError("date-time out of range: %r" % (s,))
-    i = 19
-    if i < len(s) and s[i] == ".":  # fraction: ignored, whole seconds are enough for OCPP
+    if i < len(s) and s[i] in ".,":  # fraction: ignored, whole seconds are enough for OCPP
         i += 1
         while i < len(s) and "0" <= s[i] <= "9":
             i += 1
     tz = s[i:]
     off = 0
-    if tz in ("Z", "z"):
+    if tz in ("Z", "z") or (lenient and tz == ""):
         pass
-    elif len(tz) == 6 and tz[0] in "+-" and tz[3] == ":":
-        off = (int(tz[1:3]) * 60 + int(tz[4:6])) * 60
+    elif tz[:1] in ("+", "-") and (len(tz) == 6 and tz[3] == ":" or lenient and len(tz) in (3, 5)):
+        off = (_num(tz, 1, 2) * 60 + (_num(tz, len(tz) - 2, 2) if len(tz) > 3 else 0)) * 60
         if tz[0] == "-":
             off = -off
     else:
@@ -63,8 +186,21 @@ def parse(s):
 
 
 def set_from(s):
-    """Set wall time from an RFC 3339 string (the CSMS's currentTime). Returns the step in seconds."""
-    global _offset
-    step = parse(s) - now()
+    """Set wall time from the CSMS's currentTime (parsed leniently). Returns the step in seconds."""
+    global _offset, _known
+    t = parse(s, True)
+    step = t - now()
     _offset += step
+    was = _known
+    _known = True
+    if _rtc_set is not None:
+        try:
+            _rtc_set(t - _epoch())
+            _offset = 0
+            _offset = t - now()  # whatever the RTC's resolution left over
+        except Exception:  # an RTC we cannot set: the offset alone keeps the time
+            pass
+    if not was:
+        for fn in _hooks:
+            fn()
     return step

@@ -1,7 +1,7 @@
 import clock
 from mptest import eq, raises
 
-HEAP = "32K"
+HEAP = "64K"
 
 
 def test_format_known_instants():
@@ -28,3 +28,54 @@ def test_set_from_csms_time():
     t = clock.now()
     assert clock.parse("2031-05-06T07:08:09Z") <= t <= clock.parse("2031-05-06T07:08:11Z")
     assert clock.rfc3339().startswith("2031-05-06T07:08:")
+
+
+def test_csms_quirks_in_current_time_are_read_leniently():
+    t = 1767261600
+    for s in ("2026-01-01 10:00:00Z", "2026-01-01T10:00:00", "2026-01-01T10:00:00.123456+0000",
+              "2026-01-01T12:00:00+02", "2026-01-01T10:00Z", "2026-01-01t10:00:00,5z"):
+        eq(clock.parse(s, True), t)
+    for s in ("2026-01-01T10:00:00", "2026-01-01 10:00:00Z", "2026-01-01T10:00:00+0000"):
+        raises(ValueError, clock.parse, s)  # requests from the CSMS are still checked strictly
+    raises(ValueError, clock.parse, "not a time at all", True)
+
+
+def _rtc_at_2000():
+    # An ESP32 after power loss: its RTC restarts at 2000-01-01 (port-epoch seconds on this port).
+    t0 = clock.parse("2000-01-01T00:00:00Z") - clock._epoch()
+    clock.use(lambda: t0)
+    clock._known = False
+    clock._offset = 0
+
+
+def test_unknown_clock_stamps_markers_that_resolve_once_set():
+    _rtc_at_2000()
+    assert not clock.known()
+    ts = clock.stamp()
+    assert ts.startswith("@"), ts
+    p = {"timestamp": ts, "meterValue": [{"timestamp": ts, "sampledValue": []}]}
+    assert clock.marked(p)
+    assert not clock.fix(p)  # unknown: stays a marker, the outbox holds the message
+    eq(p["timestamp"], ts)
+    clock.set_from("2031-05-06T07:08:09Z")
+    assert clock.known()
+    assert clock.fix(p)
+    t = clock.parse(p["timestamp"])
+    assert clock.parse("2031-05-06T07:08:00Z") <= t <= clock.parse("2031-05-06T07:08:09Z"), p
+    eq(p["meterValue"][0]["timestamp"], p["timestamp"])
+    assert not clock.marked(p)
+    assert clock.stamp().startswith("2031-05-06T07:08:")
+
+
+def test_marker_of_an_earlier_boot_becomes_this_boots_start():
+    _rtc_at_2000()
+    old = "@zzzz:12345"  # another boot's token: it happened before this boot started
+    clock.set_from("2031-05-06T07:08:09Z")
+    t = clock.parse(clock.resolve(old))
+    eq(t, clock.now() - clock.mono())
+
+
+def test_mono_is_small_and_steady():
+    a = clock.mono()
+    b = clock.mono()
+    assert 0 <= a <= b < 1 << 29
