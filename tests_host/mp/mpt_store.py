@@ -30,11 +30,53 @@ def test_leftover_temp_from_power_cut_is_dropped():
         f.write(b"half-writ")
     s2 = Store(s.root)
     eq(s2.read("cfg"), b"good")
-    assert not s2.exists("cfg.tmp")
+    eq(s2.read("cfg.tmp"), None)
 
 
-def test_append_journal():
+class FullFS:
+    # The port's filesystem with a flash that fills up after `room` bytes of one write.
+    def __init__(self, room):
+        import os
+
+        self.room = room
+        self.rename = os.rename
+        self.remove = os.remove
+        self.listdir = os.listdir
+        self.mkdir = os.mkdir
+        self.stat = os.stat
+
+    def open(self, path, mode="r"):
+        f = open(path, mode)
+        if "w" not in mode:
+            return f
+        fs = self
+
+        class W:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *a):
+                f.close()
+
+            def write(self, data):
+                f.write(data[: fs.room])
+                if len(data) > fs.room:
+                    raise OSError(28)  # ENOSPC after a partial write
+
+            def flush(self):
+                f.flush()
+
+        return W()
+
+
+def test_flash_full_keeps_the_old_file_and_leaves_no_temp():
     s = _fresh()
-    s.append("j", b"a\n")
-    s.append("j", b"b\n")
-    eq(s.read("j"), b"a\nb\n")
+    s.write("x", b"old")
+    full = Store(s.root, FullFS(2))
+    try:
+        full.write("x", b"new content")
+        raise AssertionError("ENOSPC not raised")
+    except OSError as e:
+        eq(e.args[0], 28)
+    eq(s.read("x"), b"old")
+    eq(s.read("x.tmp"), None)  # the partial temp file does not eat the flash that is left

@@ -6,13 +6,13 @@ from station.store import Store
 from station.tx import Transactions
 from station.txq import TxQueue
 
-HEAP = "64K"
+HEAP = "96K"
 _ROOT = "/tmp/mpt_tx"
 
 
 class Bench:
     # The station around Transactions: a meter that may be down, a link that may be offline.
-    def __init__(self, fresh=True):
+    def __init__(self, fresh=True, fs=None):
         if fresh:
             os.system("rm -rf " + _ROOT)  # the Unix port has os.system; tests run on the host only
         self.dm = DeviceModel()
@@ -20,8 +20,8 @@ class Bench:
         self.meter_ok = True
         self.is_online = True
         self.wakes = 0
-        self.q = TxQueue(Store(_ROOT + "/q"))
-        self.tx = Transactions(Store(_ROOT), self.q, self.dm, self.sample, lambda: self.is_online, self.wake)
+        self.q = TxQueue(Store(_ROOT + "/q", fs))
+        self.tx = Transactions(Store(_ROOT, fs), self.q, self.dm, self.sample, lambda: self.is_online, self.wake)
 
     def wake(self):
         self.wakes += 1
@@ -52,7 +52,7 @@ def test_plug_charge_pause_unplug():
         ("Started", "CablePluggedIn", "EVConnected", 0),
         ("Updated", "ChargingStateChanged", "Charging", 1),
         ("Updated", "ChargingStateChanged", "SuspendedEV", 2),
-        ("Ended", "EVCommunicationLost", "SuspendedEV", 3),
+        ("Ended", "EVCommunicationLost", "Idle", 3),  # the cable is out: nothing is connected
     ])
     eq(len(set(e["transactionInfo"]["transactionId"] for e in ev)), 1)
     eq(ev[0]["evse"], {"id": 1, "connectorId": 1})
@@ -163,3 +163,68 @@ def test_second_trigger_while_the_first_waits_is_not_queued_twice():
     p = b.tx.trigger(1)  # so it cannot count for a trigger answered after it: a new one, next seqNo
     eq((p["triggerReason"], p["seqNo"]), ("Trigger", 2))
     eq([e["seqNo"] for e in b.drain()], [1, 2])
+
+
+def test_no_transaction_starts_on_an_inoperative_or_faulted_connector():
+    b = Bench()
+    b.tx.on_connector(1, 1, True, True, False)  # plugged into an Unavailable/Faulted connector
+    eq(b.tx.running(1), None)
+    eq(len(b.q), 0)
+    b.tx.on_connector(1, 1, True, True, True)  # made Operative again with the EV still there
+    eq(b.drain()[0]["eventType"], "Started")
+
+
+def test_power_cut_after_ended_was_queued_sends_no_second_ended():
+    b = Bench()
+    b.tx.on_connector(1, 1, True, True)
+    saved = b.tx._st.read("tx1")
+    b.tx.on_connector(1, 1, False, False)  # Ended queued, state file removed ...
+    b.tx._st.write("tx1", saved)  # ... but the removal never reached the flash
+    b2 = Bench(fresh=False)
+    b2.tx.recover([1])
+    ev = b2.drain()
+    eq([e["eventType"] for e in ev], ["Started", "Ended"])
+    eq(b2.tx._st.read("tx1"), None)
+
+
+def test_power_cut_before_the_first_state_write_still_ends_the_transaction():
+    b = Bench()
+    b.tx.on_connector(2, 1, True, True)
+    b.tx._st.remove("tx2")  # the Started is queued, its state file never written
+    b2 = Bench(fresh=False)
+    b2.tx.recover([1, 2], lambda e: e == 2)
+    ev = b2.drain()
+    eq([(e["eventType"], e["seqNo"]) for e in ev], [("Started", 0), ("Ended", 1)])
+    eq(ev[1]["transactionInfo"]["stoppedReason"], "PowerLoss")
+    eq(ev[1]["transactionInfo"]["chargingState"], "EVConnected")  # the EV is still plugged in
+    eq(ev[1]["transactionInfo"]["transactionId"], ev[0]["transactionInfo"]["transactionId"])
+
+
+class FullFS:
+    # The port's filesystem on a flash that is full: every write fails with ENOSPC while full.
+    def __init__(self):
+        self.full = False
+        self.rename = os.rename
+        self.remove = os.remove
+        self.listdir = os.listdir
+        self.mkdir = os.mkdir
+        self.stat = os.stat
+
+    def open(self, path, mode="r"):
+        if "w" in mode and self.full:
+            raise OSError(28)
+        return open(path, mode)
+
+
+def test_flash_full_skips_no_seqno_and_loses_no_event():
+    fs = FullFS()
+    b = Bench(fs=fs)
+    b.tx.on_connector(1, 1, True, False)
+    fs.full = True
+    b.tx.on_connector(1, 1, True, True)  # neither the event nor the state fits: kept in RAM, retried
+    b.tx.on_connector(1, 1, True, False)
+    fs.full = False
+    b.tx.tick(0)  # the state file is written once there is room
+    b.tx.on_connector(1, 1, False, False)
+    ev = b.drain()
+    eq([(e["eventType"], e["seqNo"]) for e in ev], [("Started", 0), ("Updated", 1), ("Updated", 2), ("Ended", 3)])

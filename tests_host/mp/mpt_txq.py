@@ -52,16 +52,68 @@ def test_bound_drops_intermediate_updates_first():
     eq(kinds, [("T1", 0), ("T1", 3), ("T2", 0), ("T2", 1)])
 
 
-def test_corrupt_file_is_skipped_and_max_seq():
+def test_corrupt_file_is_skipped_and_scan_reads_each_file_once():
     q = _q()
     q.push(_ev("Started", 0))
     n = q.push(_ev("Updated", 1))
     q.push(_ev("Updated", 2, "T9"))
     with open(_ROOT + "/" + n, "wb") as f:
         f.write(b'{"eventType": "Upd')  # torn write on a filesystem without atomic rename
-    eq(q.max_seq("T1"), 0)
-    eq(q.max_seq("T9"), 2)
-    eq(q.max_seq("nope"), -1)
+    info = q.scan()
+    eq(info["T1"][:2], [0, False])
+    eq(info["T9"][:2], [2, False])
+    assert "nope" not in info
     eq(q.peek()[1]["seqNo"], 0)
     q.ack(q.peek()[0])
     eq(q.peek()[1]["transactionInfo"]["transactionId"], "T9")
+
+
+def test_triggered_update_outlives_plain_updates_when_the_bound_drops():
+    q = _q(bound=3)
+    q.push(_ev("Started", 0))
+    q.push(_ev("Updated", 1), triggered=True)  # the CSMS was promised this one (F06.FR.10)
+    q.push(_ev("Updated", 2))
+    q.push(_ev("Updated", 3))
+    seen = []
+    while q.peek():
+        name, p = q.peek()
+        seen.append(p["seqNo"])
+        q.ack(name)
+    eq(seen, [0, 1, 3])
+
+
+class FullFS:
+    # The port's filesystem on a flash that is full: every new write fails with ENOSPC.
+    def __init__(self):
+        self.full = False
+        self.rename = os.rename
+        self.remove = os.remove
+        self.listdir = os.listdir
+        self.mkdir = os.mkdir
+        self.stat = os.stat
+
+    def open(self, path, mode="r"):
+        if "w" in mode and self.full:
+            raise OSError(28)
+        return open(path, mode)
+
+
+def test_flash_full_drops_an_intermediate_update_then_keeps_the_event_in_ram():
+    os.system("rm -rf " + _ROOT)
+    fs = FullFS()
+    q = TxQueue(Store(_ROOT, fs))
+    q.push(_ev("Started", 0))
+    q.push(_ev("Updated", 1))
+    fs.full = True
+    fs.remove = lambda p: (os.remove(p), setattr(fs, "full", False))  # deleting a file frees room
+    q.push(_ev("Updated", 2))  # no room: Updated 1 goes, Updated 2 is written
+    fs.full = True
+    fs.remove = os.remove
+    q.push(_ev("Ended", 3))  # still full after Updated 2 was dropped: Ended waits in RAM
+    q.push(_ev("Started", 0, "T2"))  # nothing left to drop: kept in RAM, still sent in order
+    seen = []
+    while q.peek():
+        name, p = q.peek()
+        seen.append((p["transactionInfo"]["transactionId"], p["seqNo"]))
+        q.ack(name)
+    eq(seen, [("T1", 0), ("T1", 3), ("T2", 0)])
