@@ -1,6 +1,9 @@
 # The device model: the one owner of the station's OCPP variables (component, variable, instance).
 # Everything else asks it (dm.get) and the CSMS reads/changes it with GetVariables/SetVariables.
-# Only attributeType "Actual" exists here; values persist on flash once changed from their defaults.
+# Only attributeType "Actual" exists here. A value comes from, in rising order: the default below, the
+# board's configuration (config.json, "dm"), and what the station was told at run time (SetVariables,
+# the boot response's interval). Only the last is written to flash (dm.json), so a redeployed
+# configuration takes effect and a value the CSMS set survives reboots and redeployments alike.
 import json
 
 import log
@@ -44,6 +47,8 @@ _DEFS = (
     ("SecurityCtrlr", "BasicAuthPassword", None, "s", "", _WO, (16, 40)),  # used from the next connection on
     ("SecurityCtrlr", "SecurityProfile", None, "i", 1, _RO, (0, 3)),
     ("SecurityCtrlr", "Identity", None, "s", "", _RO, (0, 48)),
+    # Spec silent on a default; 60 s lets a CSMS that signs by hand keep the pending CSR for a while.
+    ("SecurityCtrlr", "CertSigningWaitMinimum", None, "i", 60, 0, (0, 86400)),
     ("ISO15118Ctrlr", "SeccId", None, "s", "", 0, (0, 64)),
     ("ISO15118Ctrlr", "V2GCertificateInstallationEnabled", None, "b", False, 0, None),
 )
@@ -66,16 +71,22 @@ class DeviceModel:
         self._store = store
         self._measurable = measurable or MEASURANDS
         self._vals = {}
-        self._watchers = []
-        if initial:  # board/simulator configuration, as {"Component.Variable[.Instance]": value}
-            for k in initial:
-                self._vals[k] = initial[k]
+        self._set = {}  # what was set at run time: the only part on flash
+        cfg = initial or {}  # board/simulator configuration, as {"Component.Variable[.Instance]": value}
+        for k in cfg:
+            self._vals[k] = cfg[k]
         saved = store.read(_FILE) if store else None
         if saved:
             try:
-                self._vals.update(json.loads(saved))
-            except ValueError:
+                saved = json.loads(saved)
+                if "set" in saved:
+                    self._set = saved["set"]
+                else:  # a flat file of an older firmware mixed in copies of the configuration: for the
+                    # variables the configuration names, the configuration wins
+                    self._set = {k: saved[k] for k in saved if k not in cfg}
+            except (ValueError, TypeError):
                 log.warn(_TAG, "%s is corrupt; using defaults", _FILE)
+        self._vals.update(self._set)
 
     def _find(self, comp, var, inst):
         comp_known = False
@@ -98,17 +109,12 @@ class DeviceModel:
         if d is None:
             raise KeyError(_key(comp, var, inst))
         k = _key(d[0], d[1], d[2])
-        if self._vals.get(k, d[4]) == value:
+        if k in self._set and self._set[k] == value:
             return
         self._vals[k] = value
+        self._set[k] = value
         if self._store:
-            self._store.write(_FILE, json.dumps(self._vals))
-        for w in self._watchers:
-            w(d[0], d[1], value)
-
-    def watch(self, fn):
-        """fn(component, variable, value) after every change."""
-        self._watchers.append(fn)
+            self._store.write(_FILE, json.dumps({"set": self._set}))
 
     def measurands(self, comp, var):
         v = self.get(comp, var)

@@ -4,12 +4,16 @@ from mptest import eq
 from station.device_model import DeviceModel
 from station.store import Store
 
-HEAP = "48K"
+HEAP = "64K"
 _ROOT = "/tmp/mpt_dm"
 
 
 def _store():
     os.system("rm -rf " + _ROOT)  # the Unix port has os.system; tests run on the host only
+    return Store(_ROOT)
+
+
+def _reopen():  # a reboot: the same flash
     return Store(_ROOT)
 
 
@@ -56,8 +60,6 @@ def test_get_variables_statuses():
 def test_set_variables_checks_and_persists():
     st = _store()
     dm = DeviceModel(st, measurable=("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import"))
-    seen = []
-    dm.watch(lambda c, v, x: seen.append((c, v, x)))
     r = dm.set_variables({"setVariableData": [
         _item("AlignedDataCtrlr", "Measurands", val="Current.Import"),
         _item("AlignedDataCtrlr", "Interval", val="-5"),
@@ -74,8 +76,8 @@ def test_set_variables_checks_and_persists():
     eq(r[3]["attributeStatusInfo"]["reasonCode"], "UnsupportedMeasurand")
     eq(r[4]["attributeStatusInfo"]["reasonCode"], "ReadOnly")
     eq(dm.measurands("AlignedDataCtrlr", "Measurands"), ["Current.Import"])
-    eq(seen, [("AlignedDataCtrlr", "Measurands", "Current.Import"),
-              ("ISO15118Ctrlr", "V2GCertificateInstallationEnabled", True)])
+    eq(dm.get("ISO15118Ctrlr", "V2GCertificateInstallationEnabled"), True)
+    eq(dm.get("SecurityCtrlr", "SecurityProfile"), 1)  # read-only: unchanged
     # after a reboot the changed values are still there, the others are defaults
     dm2 = DeviceModel(Store(_ROOT))
     eq(dm2.get("AlignedDataCtrlr", "Measurands"), "Current.Import")
@@ -87,3 +89,33 @@ def test_corrupt_file_falls_back_to_defaults():
     st = _store()
     st.write("dm.json", b"{not json")
     eq(DeviceModel(st).get("AlignedDataCtrlr", "Interval"), 900)
+
+
+def test_flash_keeps_what_the_csms_set_not_copies_of_the_configuration():
+    st = _store()
+    cfg = {"SecurityCtrlr.BasicAuthPassword": "first-password-123", "SecurityCtrlr.OrganizationName": "Acme",
+           "SecurityCtrlr.Identity": "CS1"}
+    dm = DeviceModel(st, None, cfg)
+    r = dm.set_variables({"setVariableData": [_item("AlignedDataCtrlr", "Interval", val="60")]})
+    eq(r["setVariableResult"][0]["attributeStatus"], "Accepted")
+    dm.put("OCPPCommCtrlr", "HeartbeatInterval", 300)  # from the boot response
+    # redeployed configuration: new password, organisation and identity; the CSMS's values stay
+    cfg2 = {"SecurityCtrlr.BasicAuthPassword": "second-password-456", "SecurityCtrlr.OrganizationName": "Beta",
+            "SecurityCtrlr.Identity": "CS2"}
+    dm2 = DeviceModel(_reopen(), None, cfg2)
+    eq(dm2.get("SecurityCtrlr", "BasicAuthPassword"), "second-password-456")
+    eq(dm2.get("SecurityCtrlr", "OrganizationName"), "Beta")
+    eq(dm2.get("SecurityCtrlr", "Identity"), "CS2")
+    eq(dm2.get("AlignedDataCtrlr", "Interval"), 60)
+    eq(dm2.get("OCPPCommCtrlr", "HeartbeatInterval"), 300)
+    # the CSMS sets the organisation: that now wins over the configuration, also after a redeploy
+    dm2.set_variables({"setVariableData": [_item("SecurityCtrlr", "OrganizationName", val="FromCSMS")]})
+    eq(DeviceModel(_reopen(), None, cfg2).get("SecurityCtrlr", "OrganizationName"), "FromCSMS")
+
+
+def test_flat_file_of_older_firmware_gives_way_to_the_configuration():
+    st = _store()
+    st.write("dm.json", b'{"SecurityCtrlr.BasicAuthPassword": "stale-copy-0000000", "AlignedDataCtrlr.Interval": 60}')
+    dm = DeviceModel(st, None, {"SecurityCtrlr.BasicAuthPassword": "redeployed-pass-1234"})
+    eq(dm.get("SecurityCtrlr", "BasicAuthPassword"), "redeployed-pass-1234")
+    eq(dm.get("AlignedDataCtrlr", "Interval"), 60)
