@@ -31,11 +31,12 @@ class Keystore:
         self.store = store
         self.every = every  # scalar-multiplication bits between event-loop yields
         self._busy = set()  # slots whose CSR is reserved or being built (not on flash yet)
+        self._asked = {}  # slot -> clock.mono() when its CSR was built in this boot (blocks a new one a while)
 
     def _load(self, name, body=None):
         # -> {"d", "x", "y", "t"} (+ body: the PEM text under that key), or None
         try:
-            f = open(self.store.path(name))
+            f = self.store.fs.open(self.store.path(name), "r")
         except OSError:
             return None
         try:
@@ -61,7 +62,9 @@ class Keystore:
 
     def can_request(self, kind, cn, org, max_wait=None):
         """(True, None) when a CSR of this type can be built now, else (False, reasonCode).
-        max_wait: seconds after which a request still unanswered no longer blocks a new one."""
+        max_wait: seconds after which a request still unanswered no longer blocks a new one. Only a
+        request of this boot blocks (RAM, monotonic time): after a reboot the key waits on flash for a
+        late CertificateSigned, but a new trigger is served."""
         try:
             slot = _slot(kind)
             csr.name(cn, org)
@@ -69,20 +72,25 @@ class Keystore:
             return False, "MissingIdentity"  # unset or over-long serial / organisation / SECC id
         if slot in self._busy:
             return False, "CsrPending"
-        p = self._load(slot + ".pend")
-        if p is not None and (max_wait is None or clock.now() - p["t"] < max_wait):
+        t = self._asked.get(slot)
+        if t is not None and (max_wait is None or clock.mono() - t < max_wait):
             return False, "CsrPending"
         return True, None
 
     def reserve(self, kind):
         """Block further requests of this type until make_csr has run: call it when answering Accepted,
-        so a second trigger arriving before the CSR is built is refused."""
+        so a second trigger arriving before the CSR is built is refused. release() undoes it."""
         self._busy.add(_slot(kind))
+
+    def release(self, kind):
+        """The reservation is void (the answer never reached the CSMS, or the CSR could not be built)."""
+        self._busy.discard(_slot(kind))
 
     def cancel(self, kind):
         """Forget the waiting request (its key is lost: a late CertificateSigned for it is then rejected)."""
         slot = _slot(kind)
         self._busy.discard(slot)
+        self._asked.pop(slot, None)
         self.store.remove(slot + ".pend")
 
     async def _drive(self, gen):
@@ -107,6 +115,7 @@ class Keystore:
             pub = await self._drive(p256.public(d))
             pem = csr.pem(await self._drive(csr.build(d, pub, cn, org)))
             self._save(slot + ".pend", d, pub, t0, pem)
+            self._asked[slot] = clock.mono()
         finally:
             self._busy.discard(slot)
         log.info("certs", "CSR for %s built (CN=%s, O=%s)", kind or "combined", cn, org)
@@ -136,8 +145,8 @@ class Keystore:
             log.warn("certs", "CertificateSigned rejected: %r", e)
             return REJECTED, "InvalidCertificate"
         now = clock.rfc3339().encode()
-        if now > b"2023" and na < now.replace(b"-", b"").replace(b"T", b"").replace(b":", b""):
-            # Only expiry, and only once the clock has been set (before, the board RTC counts from 2000);
+        if clock.known() and na < now.replace(b"-", b"").replace(b"T", b"").replace(b":", b""):
+            # Only expiry, and only once the clock is known (before, the board RTC may count from 2000);
             # notBefore is not checked: it often sits a little ahead of a station's clock.
             log.warn("certs", "CertificateSigned rejected: expired")
             return REJECTED, "CertificateExpired"

@@ -9,9 +9,14 @@
 # Handlers get the payload, already validated against the official schema of the action, and return the
 # response payload (sync or async). To run something strictly AFTER the CALLRESULT is on the wire
 # (TriggerMessage: "response first, then the triggered CALL") a handler returns a tuple (payload, after):
-# after() is called once the reply frame has been written and drained; if it returns a coroutine, that is
+# after(True) is called once the reply frame has been written and drained, after(False) when it could not
+# be sent (the CSMS never saw the answer: undo what answering reserved); if it returns a coroutine, that is
 # awaited too. A handler raises CallError(code, description) to answer with a specific CALLERROR; any other
 # exception becomes InternalError (and is logged as a bug).
+# Incoming CALLs are validated strictly. A CALLRESULT to our CALL that breaks its schema (an unknown extra
+# property, a value out of range) is logged and its payload still returned: the caller uses what it can
+# (status, interval, time), so a CSMS quirk does not become an outage. Only a result that is no object
+# at all is a CallError.
 #
 # Incoming CALLs are answered at once in their own task, also while our own CALL waits: replies never queue
 # behind our CALL (and bypass the outbox). At most one CALL of ours is in flight (a lock); its id is a
@@ -101,10 +106,6 @@ class Rpc:
                 pass
         return self._timeout_s
 
-    def busy(self):
-        """True while a CALL of ours waits for its answer."""
-        return self._pending is not None
-
     async def _send(self, msg):
         ws = self.ws
         if ws is None:
@@ -192,7 +193,11 @@ class Rpc:
                 await self._error(mid, "GenericError", "too many CALLs in progress")
                 return
             self._serving += 1
-            asyncio.create_task(self._answer(mid, msg[2], msg[3]))
+            try:
+                asyncio.create_task(self._answer(mid, msg[2], msg[3]))
+            except MemoryError:  # the task never runs: its slot must not stay taken
+                self._serving -= 1
+                raise
         elif typ == _RESULT or typ == _ERROR:
             self._answered(msg)
         else:
@@ -212,10 +217,13 @@ class Rpc:
                 err = validate.check(node, msg[2])
             else:
                 err = None if isinstance(msg[2], dict) else ("FormatViolation", "$")
-            if err:
-                log.warn(_TAG, "<- %s response invalid: %s at %s", p[1], err[0], err[1])
+            if err and (err[1] == "$" or not isinstance(msg[2], dict)):
+                log.warn(_TAG, "<- %s response unusable: %s at %s", p[1], err[0], err[1])
                 p[4] = CallError(err[0], "invalid response at " + err[1])
             else:
+                if err:  # a CSMS quirk: say so, and use what the payload has
+                    log.warn(_TAG, "<- %s response breaks its schema (%s at %s): used as far as it goes",
+                             p[1], err[0], err[1])
                 log.info(_TAG, "<- CALLRESULT %s %s", p[1], p[0])
                 p[3] = msg[2]
         else:
@@ -276,12 +284,13 @@ class Rpc:
         try:
             await self._send([_RESULT, mid, res])
             log.info(_TAG, "-> CALLRESULT %s %s", action, mid)
-        except Exception as e:  # connection gone mid-reply: do not run after(), the CSMS never saw Accepted
+            sent = True
+        except Exception as e:  # connection gone mid-reply: the CSMS never saw the answer
             log.warn(_TAG, "reply to %s %s not sent: %r", action, mid, e)
-            return
+            sent = False
         if after is not None:
             try:
-                r = after()
+                r = after(sent)
                 if hasattr(r, "send"):
                     await r
             except Exception as e:

@@ -12,6 +12,6 @@ def prepare(st, kind, evse):
         sv = st.sample(e, meas, "Trigger")
         if not sv:  # meter down or reading stale: never send old or invented values (F06.FR.09)
             return REJECTED, "NoFreshMeterValue", None
-        p = {"evseId": e, "meterValue": [{"timestamp": clock.rfc3339(), "sampledValue": sv}]}
+        p = {"evseId": e, "meterValue": [{"timestamp": clock.stamp(), "sampledValue": sv}]}
         msgs.append(("MeterValues", p, "Meter%d" % e))
     return ACCEPTED, None, msgs

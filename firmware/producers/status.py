@@ -7,7 +7,7 @@ def build(st, evse_id, conn_id):
     status = st.connector(evse_id, conn_id)
     if status is None:
         return None
-    return {"timestamp": clock.rfc3339(), "connectorStatus": status, "evseId": evse_id, "connectorId": conn_id}
+    return {"timestamp": clock.stamp(), "connectorStatus": status, "evseId": evse_id, "connectorId": conn_id}
 
 
 def key(evse_id, conn_id):

@@ -1,22 +1,28 @@
 # The station's ONE outgoing queue: every CALL the station sends goes through here (replies to the CSMS's
-# CALLs bypass it, see ocppj/rpc.py). It decides what may go now and sends one CALL at a time via rpc.call.
+# CALLs bypass it, see ocppj/rpc.py). It holds the registration state, decides what may go now and sends
+# one CALL at a time via rpc.call.
 #
 #   ob = Outbox(rpc, dm)
-#   ob.put(action, payload, triggered=False, key=None, on_result=None) -> True if queued, False if dropped
-#   ob.set_state(s)      # "offline" | "booting" | "pending" | "accepted" | "rejected" (conn.py sets it)
+#   ob.reserve(n) / ob.release(n)   # hold room for n triggered items before answering Accepted (F06.FR.10)
+#   ob.put(action, payload, triggered=False, key=None, on_result=None, reserved=False) -> True if queued
+#                                   # (or merged into a queued one), False if dropped (queue full)
+#   ob.set_state(s)      # "offline" | "booting" | "pending" | "accepted" | "rejected" (conn.py sets it;
+#                        # ob.state is the one copy of the registration state)
 #   ob.add_source(src)   # persistent TransactionEvents (station.txq.TxQueue): src.peek() -> (name, payload)
 #                        # or None, src.ack(name) once the CSMS has it (or it was given up); optional
 #                        # src.answered(name, payload, res) gets the CALLRESULT payload first (idTokenInfo...)
-#   ob.wake()            # new work in a source
+#   ob.wake()            # new work in a source, or the clock became known
 #   ob.disconnected()    # connection lost: triggered RAM items are discarded (F06.FR.09), others wait
 #   await ob.run()       # the sender task
 #
 # Registration gate (spec digest §4): "booting" sends only BootNotification; "pending" BootNotification and
 # items put with triggered=True; "accepted" everything; "offline"/"rejected" nothing.
-# De-duplication: an item with a key (e.g. ("StatusNotification", evse, connector)) is not queued twice: when
-# one with the same key is queued, that one takes the newer payload and keeps its place (a same-kind message
-# already queued counts as the triggered one, and a status that changed twice is reported as it is now).
-# A merged item may pass the Pending gate if either was triggered, and survives a disconnect if either was not.
+# De-duplication: an item with a key is not queued twice: when one with the same key AND the same kind
+# (triggered or spontaneous) is queued, that one takes the newer payload and keeps its place (a status that
+# changed twice is reported as it is now; a second trigger before the first went is the same message).
+# A triggered and a spontaneous message never merge: one would cross the Pending gate or outlive a
+# disconnect as the other, or carry the other's context (Trigger vs Sample.Clock).
+# A payload whose timestamp is still a clock marker (clock.py) waits until the clock is known.
 # on_result(res) is called once per item: res is the CSMS's CALLRESULT payload, or None when the CSMS
 # answered CALLERROR, did not answer in time, or the item was discarded. RAM items are not retried.
 # Source items (TransactionEvent) are retried per OCPPCommCtrlr.MessageAttempts/MessageAttemptInterval
@@ -24,6 +30,7 @@
 # wait for the next "accepted". RAM items go first, then the source in its own order.
 import asyncio
 
+import clock
 import log
 from ocppj.rpc import CallError, CallTimeout, NotConnected
 
@@ -31,20 +38,19 @@ _TAG = "outbox"
 
 
 class Item:
-    __slots__ = ("action", "payload", "triggered", "spont", "key", "on_result")
+    __slots__ = ("action", "payload", "triggered", "key", "on_result")
 
     def __init__(self, action, payload, triggered, key, on_result):
         self.action = action
         self.payload = payload
         self.triggered = triggered
-        self.spont = not triggered  # a spontaneous message is sent after a reconnect; a triggered one not
         self.key = key
         self.on_result = on_result
 
 
 def _replayable(it):
     # F06.FR.09: triggered messages carry current information only; BootNotification is redone by conn.
-    return it.spont and it.action != "BootNotification"
+    return not it.triggered and it.action != "BootNotification"
 
 
 def _done(it, res):
@@ -60,12 +66,13 @@ class Outbox:
         self._rpc = rpc
         self._dm = dm
         self._bound = bound
+        self._held = 0  # room reserved for triggered items not put yet
         self.items = []
         self.state = "offline"
         self._sources = []
         self._ev = asyncio.Event()
         self._tries = 0  # failed attempts of the source item at the head
-        self._retry_ms = 0  # ticks_ms before which the source head is not retried
+        self._retry_at = None  # clock.mono() second before which the source head is not retried
         self.sent = 0
 
     def set_state(self, s):
@@ -81,34 +88,38 @@ class Outbox:
     def wake(self):
         self._ev.set()
 
-    def queued(self, key):
+    def queued(self, key, triggered):
         for it in self.items:
-            if it.key == key:
+            if it.key == key and it.triggered == triggered:
                 return it
         return None
 
-    def put(self, action, payload, triggered=False, key=None, on_result=None):
-        it = self.queued(key) if key is not None else None
+    def reserve(self, n):
+        """Hold room for n triggered items (answer Accepted only with it); False when the queue is full."""
+        if len(self.items) + self._held + n > self._bound:
+            return False
+        self._held += n
+        return True
+
+    def release(self, n=1):
+        self._held = max(0, self._held - n)
+
+    def put(self, action, payload, triggered=False, key=None, on_result=None, reserved=False):
+        if reserved:
+            self.release(1)
+        it = self.queued(key, triggered) if key is not None else None
         if it is not None:
             log.info(_TAG, "%s %r already queued: updated, not queued twice", action, key)
             it.payload = payload
-            it.triggered = it.triggered or triggered
-            it.spont = it.spont or not triggered
             it.on_result = it.on_result or on_result
             self._ev.set()
-            return False
-        if len(self.items) >= self._bound:
+            return True
+        if not reserved and len(self.items) + self._held >= self._bound:
             log.error(_TAG, "queue full (%d): %s dropped", self._bound, action)
             return False
         self.items.append(Item(action, payload, triggered, key, on_result))
         self._ev.set()
         return True
-
-    def drop(self, action):
-        """Remove queued items of one action (e.g. BootNotification when a new one supersedes it)."""
-        for it in [i for i in self.items if i.action == action]:
-            self.items.remove(it)
-            _done(it, None)
 
     def disconnected(self):
         # F06.FR.09: triggered messages carry current information only; they are not replayed later.
@@ -134,21 +145,20 @@ class Outbox:
 
     def _next(self):
         for it in self.items:
-            if self._allowed(it):
+            if self._allowed(it) and clock.fix(it.payload):
                 return it
         return None
 
     def _source_head(self):
-        import time
-
         if self.state != "accepted":
             return None, None
-        if self._retry_ms and time.ticks_diff(self._retry_ms, time.ticks_ms()) > 0:
+        if self._retry_at is not None and clock.mono() < self._retry_at:
             return None, None
         for src in self._sources:
             h = src.peek()
             if h is not None:
-                return src, h
+                # In order: while the head's times are unknown, nothing behind it goes either.
+                return (src, h) if clock.fix(h[1]) else (None, None)
         return None, None
 
     def _attempts(self):
@@ -159,8 +169,6 @@ class Outbox:
             return 3, 30
 
     async def _send_source(self, src, head):
-        import time
-
         name, payload = head
         try:
             res = await self._rpc.call("TransactionEvent", payload)
@@ -172,16 +180,18 @@ class Outbox:
                     log.exc(_TAG, e, "answered hook")
         except NotConnected:
             return  # stays queued for the next connection
-        except (CallError, CallTimeout) as e:
+        except Exception as e:  # CALLERROR, timeout, or a bug: the retry policy decides, never a loop
+            if not isinstance(e, (CallError, CallTimeout)):
+                log.exc(_TAG, e, "TransactionEvent " + name)
             self._tries += 1
             attempts, interval = self._attempts()
             if self._tries < attempts:
                 log.warn(_TAG, "TransactionEvent %s failed (%r), retry %d/%d", name, e, self._tries, attempts)
-                self._retry_ms = time.ticks_add(time.ticks_ms(), interval * self._tries * 1000) or 1
+                self._retry_at = clock.mono() + interval * self._tries
                 return
             log.error(_TAG, "TransactionEvent %s given up after %d attempts", name, self._tries)
         self._tries = 0
-        self._retry_ms = 0
+        self._retry_at = None
         self.sent += 1
         src.ack(name)
 
@@ -203,6 +213,8 @@ class Outbox:
                 log.info(_TAG, "%s dropped: connection lost", it.action)
             except (CallError, CallTimeout) as e:
                 log.warn(_TAG, "%s not answered: %r", it.action, e)
+            except Exception as e:  # a bug: the item still gets its answer (a BootNotification retries)
+                log.exc(_TAG, e, it.action)
             _done(it, res)
             return True
         src, head = self._source_head()
@@ -223,6 +235,6 @@ class Outbox:
                 continue
             # Nothing sendable: wait for new work, a state change, or a source retry coming due.
             try:
-                await asyncio.wait_for_ms(self._ev.wait(), 1000 if self._retry_ms else 5000)
+                await asyncio.wait_for_ms(self._ev.wait(), 1000 if self._retry_at is not None else 5000)
             except asyncio.TimeoutError:  # periodic re-check (retry timers, sources without wake)
                 pass

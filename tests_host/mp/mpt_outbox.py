@@ -67,14 +67,32 @@ async def test_same_key_is_queued_once_and_results_reported():
     ob = Outbox(rpc)
     got = []
     assert ob.put("StatusNotification", {"a": 1}, key=("S", 1, 1), on_result=got.append)
-    assert not ob.put("StatusNotification", {"a": 2}, triggered=True, key=("S", 1, 1))
+    assert ob.put("StatusNotification", {"a": 2}, key=("S", 1, 1))  # merged: queued once, newest payload
     assert ob.put("StatusNotification", {"a": 3}, key=("S", 2, 1), on_result=got.append)
+    eq(len(ob.items), 2)
     rpc.fail = 1
     ob.set_state("accepted")
     await drain(ob)
     eq(len(rpc.sent), 2)
     eq(rpc.sent[0][1], {"a": 2})  # the queued one went out with the newer payload
     eq(got, [None, {"ok": "StatusNotification"}])  # CALLERROR -> None; RAM items are not retried
+
+
+async def test_triggered_and_spontaneous_never_merge():
+    # B02.FR.02: while Pending only the triggered one may go; the spontaneous one waits for Accepted.
+    rpc = Rpc()
+    ob = Outbox(rpc)
+    ob.set_state("pending")
+    ob.put("MeterValues", {"ctx": "Trigger"}, triggered=True, key="Meter1")
+    ob.put("MeterValues", {"ctx": "Sample.Clock"}, key="Meter1")
+    await drain(ob)
+    eq(rpc.sent, [("MeterValues", {"ctx": "Trigger"})])
+    ob.put("MeterValues", {"ctx": "Sample.Clock", "n": 2}, key="Meter1")
+    ob.put("MeterValues", {"ctx": "Trigger", "n": 2}, triggered=True, key="Meter1")
+    ob.set_state("accepted")
+    await drain(ob)
+    # neither wiped the other, and each kept its own context
+    eq(rpc.sent[1:], [("MeterValues", {"ctx": "Sample.Clock", "n": 2}), ("MeterValues", {"ctx": "Trigger", "n": 2})])
 
 
 async def test_disconnect_discards_triggered_items_only():
@@ -84,22 +102,57 @@ async def test_disconnect_discards_triggered_items_only():
     ob.put("StatusNotification", {})
     ob.put("StatusNotification", {"c": 1}, triggered=True, key="S1")
     ob.put("StatusNotification", {"c": 2}, key="S2")
-    ob.put("StatusNotification", {"c": 3}, triggered=True, key="S2")  # merged into a spontaneous one
+    ob.put("StatusNotification", {"c": 3}, triggered=True, key="S2")  # a separate, triggered item
     ob.disconnected()
-    eq([(i.action, i.payload) for i in ob.items], [("StatusNotification", {}), ("StatusNotification", {"c": 3})])
+    eq([(i.action, i.payload) for i in ob.items], [("StatusNotification", {}), ("StatusNotification", {"c": 2})])
     eq(ob.state, "offline")
 
 
-async def test_merged_trigger_passes_the_pending_gate():
+async def test_reserved_room_is_kept_for_the_triggered_message():
+    rpc = Rpc()
+    ob = Outbox(rpc, bound=3)
+    ob.put("StatusNotification", {"n": 1})
+    assert ob.reserve(2)  # a trigger answered Accepted for two messages
+    assert not ob.reserve(1)  # the queue has no room for a third promise
+    assert not ob.put("StatusNotification", {"n": 2})  # spontaneous: the reserved room is not its
+    assert ob.put("MeterValues", {"e": 1}, triggered=True, reserved=True)
+    assert ob.put("MeterValues", {"e": 2}, triggered=True, reserved=True)
+    eq(len(ob.items), 3)
+    ob.release(0)
+    assert not ob.reserve(1)
+
+
+async def test_a_bug_in_the_sender_still_answers_the_item():
+    class Broken(Rpc):
+        async def call(self, action, payload):
+            raise TypeError("bug")
+
+    ob = Outbox(Broken())
+    got = []
+    ob.put("BootNotification", {}, triggered=True, on_result=got.append)
+    ob.set_state("booting")
+    await drain(ob)
+    eq(got, [None])  # the boot's callback ran: conn schedules the retry instead of staying "booting"
+    eq(ob.items, [])
+
+
+async def test_timestamps_wait_for_a_known_clock():
+    import clock
+
+    t0 = clock.parse("2000-01-01T00:00:00Z") - clock._epoch()
+    clock.use(lambda: t0)  # an RTC after power loss
+    clock._known = False
     rpc = Rpc()
     ob = Outbox(rpc)
-    ob.put("StatusNotification", {"s": "Occupied"}, key="S1")  # spontaneous: waits for Accepted
-    ob.set_state("pending")
+    ob.set_state("accepted")
+    ob.put("StatusNotification", {"timestamp": clock.stamp(), "connectorStatus": "Available"})
+    ob.put("Heartbeat", {})
     await drain(ob)
-    eq(rpc.sent, [])
-    ob.put("StatusNotification", {"s": "Available"}, triggered=True, key="S1")
+    eq([a for a, _ in rpc.sent], ["Heartbeat"])  # never a 2000 timestamp, nothing invented
+    clock.set_from("2030-01-01T00:00:10Z")
     await drain(ob)
-    eq(rpc.sent, [("StatusNotification", {"s": "Available"})])
+    eq(rpc.sent[1][0], "StatusNotification")
+    assert rpc.sent[1][1]["timestamp"].startswith("2030-01-01T00:00:"), rpc.sent[1][1]
 
 
 async def test_source_after_ram_items_with_retries():

@@ -6,7 +6,7 @@ from mptest import eq
 from ocppj import ws as wsmod
 from ocppj.rpc import CallError, CallTimeout, Rpc
 
-HEAP = "192K"
+HEAP = "224K"
 
 
 class Link:
@@ -84,8 +84,8 @@ async def test_error_codes_for_bad_frames():
 async def test_after_runs_only_once_the_reply_is_sent():
     seen = []
 
-    async def after():
-        seen.append(len(link.out))  # the reply is already out when after() runs
+    async def after(sent):
+        seen.append((sent, len(link.out)))  # the reply is already out when after() runs
 
     async def handler(p):
         return {"status": "Accepted"}, after
@@ -93,7 +93,53 @@ async def test_after_runs_only_once_the_reply_is_sent():
     rpc, link, task = await setup(TriggerMessage=handler)
     await answer(link, "[2, \"a\", \"TriggerMessage\", {\"requestedMessage\": \"Heartbeat\"}]")
     await asyncio.sleep_ms(5)
-    eq(seen, [1])
+    eq(seen, [(True, 1)])
+    link.close()
+    await task
+
+
+async def test_after_hears_when_the_reply_could_not_be_sent():
+    seen = []
+
+    def handler(p):
+        return {"status": "Accepted"}, seen.append
+
+    rpc, link, task = await setup(TriggerMessage=handler)
+
+    async def dead(text):
+        raise wsmod.Closed("gone")
+
+    link.send = dead  # the connection dies as the reply is written
+    link.feed("[2, \"a\", \"TriggerMessage\", {\"requestedMessage\": \"Heartbeat\"}]")
+    await asyncio.sleep_ms(20)
+    eq(seen, [False])  # so the trigger gives back what it reserved
+    link.close()
+    await task
+
+
+async def test_no_memory_for_a_call_task_does_not_use_up_the_slots():
+    import ocppj.rpc as rpcmod
+
+    rpc, link, task = await setup(TriggerMessage=lambda p: {"status": "Accepted"})
+    real = rpcmod.asyncio
+
+    class NoTask:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def create_task(self, coro):
+            coro.close()
+            raise MemoryError()
+
+    rpcmod.asyncio = NoTask()
+    try:
+        for i in range(6):
+            link.feed("[2, \"m%d\", \"TriggerMessage\", {\"requestedMessage\": \"Heartbeat\"}]" % i)
+            await asyncio.sleep_ms(5)
+    finally:
+        rpcmod.asyncio = real
+    eq(await answer(link, "[2, \"ok\", \"TriggerMessage\", {\"requestedMessage\": \"Heartbeat\"}]"),
+       [3, "ok", {"status": "Accepted"}])
     link.close()
     await task
 
@@ -143,9 +189,16 @@ async def test_call_result_error_timeout_and_crossing_calls():
     except CallError as e:
         eq(e.code, "NotSupported")
 
-    async def bad():  # a CALLRESULT that breaks the response schema is an error for the caller
+    async def quirk():  # a CALLRESULT that breaks its schema: logged, and used as far as it goes
         await asyncio.sleep_ms(5)
-        link.feed(json.dumps([3, link.out[-1][1], {"currentTime": 5}]))
+        link.feed(json.dumps([3, link.out[-1][1], {"currentTime": "2026-01-01T00:00:00Z", "vendorExtra": 1}]))
+
+    asyncio.create_task(quirk())
+    eq(await rpc.call("Heartbeat", {}), {"currentTime": "2026-01-01T00:00:00Z", "vendorExtra": 1})
+
+    async def bad():  # a CALLRESULT that is no object at all is an error for the caller
+        await asyncio.sleep_ms(5)
+        link.feed(json.dumps([3, link.out[-1][1], [1, 2]]))
 
     asyncio.create_task(bad())
     try:
