@@ -175,3 +175,36 @@ async def test_source_after_ram_items_with_retries():
     eq([p.get("n", a) for a, p in rpc.sent], ["Heartbeat", "q1", "q1", "q2"])
     eq(src.q, [])
     eq(src.res, ("q2", {"ok": "TransactionEvent"}))
+
+
+async def test_retry_timer_does_not_wrap_after_days_offline():
+    # ticks_ms wraps every ~12 days (a ticks_diff only means something within ~6): the retry time of a
+    # TransactionEvent is kept in clock.mono() seconds, which do not wrap.
+    import clock
+
+    rpc = Rpc()
+
+    class DM:
+        def get(self, c, v, i=None):
+            return {"MessageAttempts": 3, "MessageAttemptInterval": 30}[v]
+
+    ob = Outbox(rpc, DM())
+    src = Src(["q1"])
+    ob.add_source(src)
+    ob.set_state("accepted")
+    real = clock.mono
+    now = [100]
+    clock.mono = lambda: now[0]
+    try:
+        rpc.fail = 1
+        await drain(ob)
+        eq(len(rpc.sent), 1)  # failed once: retry due in 30 s
+        now[0] = 129
+        await drain(ob)
+        eq(len(rpc.sent), 1)
+        now[0] = 100 + 7 * 86400  # a week later (the link was down, say): due, long past
+        await drain(ob)
+        eq(len(rpc.sent), 2)
+        eq(src.q, [])
+    finally:
+        clock.mono = real
