@@ -53,10 +53,39 @@ async def test_watchdog_fed_only_while_critical_tasks_check_in():
 
 
 async def test_unhandled_task_exception_is_logged_not_fatal():
-    sched.Sched()
+    import log
 
-    async def bad():
-        raise RuntimeError("nobody awaits me")
+    seen = []
+    real = log.exc
+    log.exc = lambda tag, e, msg="": seen.append((tag, e, msg))
+    try:
+        sched.Sched()
+        boom = RuntimeError("nobody awaits me")
+        ticks = []
 
-    asyncio.create_task(bad())
-    await asyncio.sleep_ms(20)  # the loop survives and this test returns normally
+        async def bad():
+            raise boom
+
+        async def other():
+            for i in range(5):
+                ticks.append(i)
+                await asyncio.sleep_ms(5)
+
+        asyncio.create_task(bad())
+        t = asyncio.create_task(other())
+        await asyncio.sleep_ms(0)  # bad() runs and raises; other() has started
+        for _ in range(100):
+            if t.done():
+                break
+            await asyncio.sleep_ms(5)
+    finally:
+        log.exc = real
+    # the loop's exception handler (sched._loop_error) got that very exception and logged it, once
+    eq(len(seen), 1)
+    tag, e, msg = seen[0]
+    eq(tag, "sched")
+    assert e is boom, e
+    eq(msg, "unhandled in task")
+    # and the loop went on running the other task to its end
+    eq(ticks, [0, 1, 2, 3, 4])
+    assert t.done()
