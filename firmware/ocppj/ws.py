@@ -4,10 +4,10 @@
 # Our own because the micropython-lib/PyPI clients fail basic checks (Sec-WebSocket-Accept, subprotocol,
 # fragments, blocking the loop): see README "Why our own WebSocket client".
 #
-#   ws = await connect(url, protocol="ocpp2.0.1", auth=(user, pw), ssl=ctx, max_size=16384)
+#   ws = await connect(url, protocol="ocpp2.0.1", auth=(user, pw), ssl=ctx, max_size=16384, write_timeout_ms=10000)
 #   await ws.send(text); text = await ws.recv(); await ws.ping(); await ws.close()
-# recv() raises Closed when the connection ends (peer close, EOF, protocol error); an oversized message is
-# skipped (logged) and recv() goes on with the next one.
+# recv() raises Closed when the connection ends (peer close, EOF, protocol error, a write not drained within
+# write_timeout_ms); an oversized message is skipped (logged) and recv() goes on with the next one.
 import asyncio
 import binascii
 import hashlib
@@ -61,7 +61,8 @@ def accept_key(key):
     return binascii.b2a_base64(hashlib.sha1(key + _GUID).digest()).strip()
 
 
-async def connect(url, protocol="ocpp2.0.1", auth=None, ssl=None, max_size=16384, timeout_ms=10000, headers=()):
+async def connect(url, protocol="ocpp2.0.1", auth=None, ssl=None, max_size=16384, timeout_ms=10000, headers=(),
+                  write_timeout_ms=10000):
     """Open a WebSocket; raises HandshakeError (bad status/accept/subprotocol) or OSError."""
     tls, host, port, path = parse_url(url)
     if tls and ssl is None:
@@ -92,7 +93,7 @@ async def connect(url, protocol="ocpp2.0.1", auth=None, ssl=None, max_size=16384
     except BaseException:
         close_stream(w)
         raise
-    return WS(r, w, max_size)
+    return WS(r, w, max_size, write_timeout_ms)
 
 
 def _nodelay(w):

@@ -1,6 +1,9 @@
 # WebSocket frames (RFC 6455) of an open connection: masked client frames with a fresh random key each,
 # fragment reassembly, pong for every ping (also between fragments), client pings, close handshake with a
 # timeout, a size limit checked before any payload is allocated. ws.connect() makes the WS objects.
+# Every frame write has a deadline (write_timeout_ms, 0 = none): when the peer stops reading and drain()
+# does not finish in time, the connection fails; that writer, every writer queued behind it and the reader
+# get Closed. No data frame goes out after our close frame (RFC 6455 5.5.1).
 import asyncio
 import gc
 import os
@@ -49,10 +52,14 @@ def close_stream(w):
 
 
 class WS:
-    def __init__(self, r, w, max_size):
+    def __init__(self, r, w, max_size, write_timeout_ms=10000):
         self._r = r
         self._w = w
         self.max_size = max_size
+        self.write_timeout_ms = write_timeout_ms  # read when the first frame is sent
+        self._due = None  # ticks_ms by which the frame being written must be drained
+        self._watcher = None
+        self._late = None  # why the write deadline failed the connection
         self._lock = asyncio.Lock()  # one frame on the wire at a time (replies, calls and pings interleave)
         self._buf = bytearray(_SMALL + 8)  # preallocated frame for small messages (heartbeats, replies)
         self.closed = False
@@ -62,9 +69,16 @@ class WS:
         self._reading = False
         self._closed_evt = asyncio.Event()
 
+    def _refused(self, op):
+        return self.closed or (op < 8 and self._close_sent)
+
+    def _lost(self, why):
+        self._gone()
+        return Closed(why)
+
     async def _send(self, op, data):
-        if self.closed:
-            raise Closed("closed")
+        if self._refused(op):
+            raise Closed(self._late or "closed")
         n = len(data)
         key = os.urandom(4)
         if n < 126:
@@ -76,6 +90,8 @@ class WS:
         body = mask(data, key)
         total = len(hdr) + 4 + n
         async with self._lock:  # the shared buffer is filled only while this frame owns the wire
+            if self._refused(op):  # failed or closing while this frame waited for the wire
+                raise Closed(self._late or "closed")
             if total <= len(self._buf):
                 b = self._buf
                 h = len(hdr)
@@ -87,10 +103,28 @@ class WS:
                 frame = hdr + key + body
             try:
                 self._w.write(frame)
+                if self.write_timeout_ms:
+                    self._due = time.ticks_add(time.ticks_ms(), self.write_timeout_ms)
+                    if self._watcher is None:
+                        self._watcher = asyncio.create_task(self._watch())
                 await self._w.drain()
             except OSError as e:
+                raise self._lost(self._late or "write failed: %r" % e) from None
+            finally:
+                self._due = None
+
+    async def _watch(self):
+        # The write deadline, one task per connection. Cancelling the stuck drain instead would also drop the
+        # reader's wait on the same socket (asyncio un-registers the whole stream): closing it wakes both.
+        while not self.closed:
+            due = self._due
+            wait = self.write_timeout_ms if due is None else time.ticks_diff(due, time.ticks_ms())
+            if wait <= 0:
+                self._late = "write not drained in %d ms" % self.write_timeout_ms
+                log.warn(_TAG, "%s: connection failed", self._late)
                 self._gone()
-                raise Closed("write failed: %r" % e) from None
+                return
+            await asyncio.sleep_ms(wait)
 
     async def send(self, text):
         await self._send(_TEXT, text.encode() if isinstance(text, str) else text)
@@ -102,11 +136,9 @@ class WS:
         try:
             b = await self._r.readexactly(n)
         except (OSError, EOFError) as e:
-            self._gone()
-            raise Closed("read failed: %r" % e) from None
+            raise self._lost("read failed: %r" % e) from None
         if len(b) < n:
-            self._gone()
-            raise Closed("connection closed by peer")
+            raise self._lost("connection closed by peer")
         return b
 
     async def _payload(self, n):
@@ -123,11 +155,9 @@ class WS:
             try:
                 k = await self._r.readinto(mv[got:])
             except (OSError, EOFError) as e:
-                self._gone()
-                raise Closed("read failed: %r" % e) from None
+                raise self._lost("read failed: %r" % e) from None
             if not k:
-                self._gone()
-                raise Closed("connection closed by peer")
+                raise self._lost("connection closed by peer")
             got += k
         return buf
 
@@ -217,7 +247,7 @@ class WS:
             part = None
             if dropping:
                 pass
-            elif size > self.max_size:  # checked before reading: an droppingd message is never allocated
+            elif size > self.max_size:  # checked before reading: a refused message is never allocated
                 log.warn(_TAG, "message over %d bytes refused", self.max_size)
             else:
                 part = await self._payload(n) if n else b""
@@ -280,6 +310,9 @@ class WS:
             self.closed = True
             close_stream(self._w)
             self._closed_evt.set()
+            t = self._watcher
+            if t is not None and t is not asyncio.current_task():
+                t.cancel()
 
     async def wait_closed(self):
         await self._closed_evt.wait()

@@ -106,3 +106,34 @@ async def test_message_too_big_for_the_heap_is_dropped_and_the_link_lives_on():
     c = await ws.connect("ws://127.0.0.1:%d/x" % port, max_size=1 << 20)
     eq(await asyncio.wait_for_ms(c.recv(), 5000), "hello")  # the big one skipped, the stream still in step
     srv.close()
+
+
+async def test_no_data_frame_goes_out_after_our_close_frame():
+    seen = []
+    ended = asyncio.Event()
+
+    async def handler(r, w):
+        await upgrade(r, w)
+        try:
+            while True:  # reads everything, never answers the close frame
+                seen.append((await read_frame(r))[0])
+        except EOFError:
+            ended.set()
+
+    srv, port = await serve(handler)
+    c = await ws.connect("ws://127.0.0.1:%d/x" % port)
+    closing = asyncio.create_task(c.close(1000, timeout_ms=500))
+    while not seen:
+        await asyncio.sleep_ms(5)
+    eq(seen, [8])
+    try:
+        await c.send("late")  # RFC 6455 5.5.1: nothing after the close frame; the link is closing
+    except ws.Closed:
+        pass
+    else:
+        raise AssertionError("a text frame was sent after the close frame")
+    await closing
+    await asyncio.wait_for_ms(ended.wait(), 5000)  # the close timed out and dropped the socket
+    eq(seen, [8])
+    srv.close()
+
