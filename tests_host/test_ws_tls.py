@@ -1,7 +1,10 @@
-"""wss:// with a throw-away CA: the right CA and host name are accepted, a wrong CA or host name refused."""
+"""wss:// with a throw-away CA: the right CA and host name are accepted, a wrong CA or host name refused;
+TCP_NODELAY is set on the TCP socket under the TLS session."""
 
 import asyncio
 import datetime
+import json
+import os
 import ssl
 import time
 
@@ -11,6 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from mpharness import micropypath, micropython
 from peers.stationproc import Station
 from peers.wsserver import AuditServer
 
@@ -107,3 +111,133 @@ def test_client_certificate_for_security_profile_3(pki):
     assert sent == [], out  # no client certificate: the server refuses the handshake
     sent, out = _run(pki, "localhost", "ca.der", ctx=ctx, cert=str(d / "client.der"), key=str(d / "client.key.der"))
     assert sent[:1] == ["BootNotification"], out
+
+
+# Under the Unix port: ws.py's socket module and the TLS context wrapped so that every setsockopt and the
+# socket handed to wrap_socket are recorded, then one Heartbeat over the TLS connection. Sock is a stream
+# (io.IOBase) around a real socket: TLS calls a native socket subclass's C functions with the wrong object.
+_NODELAY_MP = """
+import asyncio, io, json, select, socket, sys
+from ocppj import ws
+rec = []
+
+class Sock(io.IOBase):
+    def __init__(self, *a):
+        self.s = socket.socket(*a)
+    def setsockopt(self, *a):
+        rec.append(["setsockopt", id(self), list(a)])
+        return self.s.setsockopt(*a)
+    def setblocking(self, f):
+        self.s.setblocking(f)
+    def connect(self, a):
+        self.s.connect(a)
+    def close(self):
+        self.s.close()
+    def readinto(self, b):
+        return self.s.readinto(b)
+    def write(self, b):
+        return self.s.write(b)
+    def ioctl(self, req, arg):
+        if req == 10:  # MP_STREAM_GET_FILENO: polled like the real socket
+            return self.s.fileno()
+        if req == 3:  # MP_STREAM_POLL
+            p = select.poll()
+            p.register(self.s, arg)
+            r = p.poll(0)
+            return r[0][1] if r else 0
+        if req == 4:  # MP_STREAM_CLOSE
+            self.s.close()
+            return 0
+        return -22
+
+class Mod:
+    SOCK_STREAM = socket.SOCK_STREAM
+    getaddrinfo = socket.getaddrinfo
+    socket = Sock
+
+class Ctx:
+    def __init__(self, real):
+        self.real = real
+    def wrap_socket(self, sock, **kw):
+        rec.append(["wrap", id(sock), kw.get("server_hostname")])
+        return self.real.wrap_socket(sock, **kw)
+
+async def main(url, ca):
+    ws.socket = Mod
+    with open(ca, "rb") as f:
+        ctx = Ctx(ws.tls_context(f.read()))
+    c = await ws.connect(url, ssl=ctx)
+    await c.send('[2, "n1", "Heartbeat", {}]')
+    rec.append(["recv", await asyncio.wait_for_ms(c.recv(), 5000)])
+    print("REC " + json.dumps(rec))
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+def test_tcp_nodelay_is_set_on_the_socket_under_tls(pki, tmp_path):
+    d, ctx = pki
+    script = tmp_path / "nodelay.py"
+    script.write_text(_NODELAY_MP)
+
+    async def go():
+        srv = await AuditServer(ssl=ctx).start()
+        try:
+            p = await asyncio.create_subprocess_exec(
+                micropython(), "-X", "heapsize=256K", str(script), "wss://localhost:%d/CS1" % srv.port,
+                str(d / "ca.der"), env=dict(os.environ, MICROPYPATH=micropypath()),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            out = (await asyncio.wait_for(p.communicate(), 20))[0].decode("utf-8", "replace")
+            return out, srv.messages
+        finally:
+            await srv.stop()
+
+    out, msgs = asyncio.run(go())
+    assert "REC " in out, out
+    rec = json.loads(out.split("REC ", 1)[1].splitlines()[0])
+    assert rec[-1][0] == "recv" and json.loads(rec[-1][1])[:2] == [3, "n1"], rec  # the TLS session works
+    assert [m[2] for m in msgs if m[0] == 2] == ["Heartbeat"]
+    wraps = [r for r in rec if r[0] == "wrap"]
+    assert len(wraps) == 1 and wraps[0][2] == "localhost", rec  # TLS checks the URL's host name
+    tls_sock = wraps[0][1]
+    nodelay = [i for i, r in enumerate(rec) if r[0] == "setsockopt" and r[1] == tls_sock and r[2] == [6, 1, 1]]
+    assert nodelay and nodelay[0] < rec.index(wraps[0]), rec  # on that socket, before TLS wrapped it
+
+
+_ADDR_MP = """
+import asyncio, sys
+from ocppj import ws
+
+async def main(port, ca):
+    with open(ca, "rb") as f:
+        ctx = ws.tls_context(f.read())
+    for host in ("localhost", "127.0.0.1"):  # the same address; only the URL's host name differs
+        try:
+            await ws.connect("wss://%s:%d/CS1" % (host, port), ssl=ctx, addr=ws.resolve("localhost", port))
+            print("CONNECTED", host)
+        except Exception as e:
+            print("REFUSED", host, repr(e))
+
+asyncio.run(main(int(sys.argv[1]), sys.argv[2]))
+"""
+
+
+def test_tls_checks_the_url_host_name_when_the_address_is_given(pki, tmp_path):
+    d, ctx = pki
+    script = tmp_path / "addr.py"
+    script.write_text(_ADDR_MP)
+
+    async def go():
+        srv = await AuditServer(ssl=ctx).start()
+        try:
+            p = await asyncio.create_subprocess_exec(
+                micropython(), "-X", "heapsize=256K", str(script), str(srv.port), str(d / "ca.der"),
+                env=dict(os.environ, MICROPYPATH=micropypath()),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            return (await asyncio.wait_for(p.communicate(), 20))[0].decode("utf-8", "replace")
+        finally:
+            await srv.stop()
+
+    out = asyncio.run(go())
+    assert "CONNECTED localhost" in out, out
+    assert "REFUSED 127.0.0.1" in out and "Common Name (CN) does not match" in out, out

@@ -4,18 +4,31 @@
 # Our own because the micropython-lib/PyPI clients fail basic checks (Sec-WebSocket-Accept, subprotocol,
 # fragments, blocking the loop): see README "Why our own WebSocket client".
 #
-#   ws = await connect(url, protocol="ocpp2.0.1", auth=(user, pw), ssl=ctx, max_size=16384, write_timeout_ms=10000)
+#   addr = resolve(host, port)  # blocking DNS: the caller does it once (watchdog fed), caches it, and looks
+#                               # the name up again only after a failed connect
+#   ws = await connect(url, protocol="ocpp2.0.1", auth=(user, pw), ssl=ctx, max_size=16384, addr=addr,
+#                      write_timeout_ms=10000)
 #   await ws.send(text); text = await ws.recv(); await ws.ping(); await ws.close()
 # recv() raises Closed when the connection ends (peer close, EOF, protocol error, a write not drained within
 # write_timeout_ms); an oversized message is skipped (logged) and recv() goes on with the next one.
+# connect() opens the socket itself, not with asyncio.open_connection: that one resolves the name again
+# (blocking the loop) and wraps TLS before we can set TCP_NODELAY on the TCP socket. addr=None resolves
+# here; TLS always verifies the URL's host name. The response header is read with each line and the whole
+# bounded, and never past its end: the server's first frames may come in the same segment.
 import asyncio
 import binascii
+import errno
 import hashlib
 import os
+import socket
+
+from micropython import const
 
 from ocppj.wsframe import WS, Closed, close_stream, mask  # noqa: F401 - Closed and mask are part of this API
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_LINE = const(1024)  # longest response line
+_HEAD = const(8192)  # whole response header
 
 
 class HandshakeError(Exception):
@@ -61,17 +74,21 @@ def accept_key(key):
     return binascii.b2a_base64(hashlib.sha1(key + _GUID).digest()).strip()
 
 
+def resolve(host, port):
+    """The address to connect to, as socket.getaddrinfo gives it for a stream socket. Blocks the event loop."""
+    return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+
+
 async def connect(url, protocol="ocpp2.0.1", auth=None, ssl=None, max_size=16384, timeout_ms=10000, headers=(),
-                  write_timeout_ms=10000):
-    """Open a WebSocket; raises HandshakeError (bad status/accept/subprotocol) or OSError."""
+                  write_timeout_ms=10000, addr=None):
+    """Open a WebSocket to addr (resolve() of the URL's host when None); raises HandshakeError (bad
+    status/accept/subprotocol, oversized header) or OSError."""
     tls, host, port, path = parse_url(url)
     if tls and ssl is None:
         raise HandshakeError("wss:// needs an SSL context (CA)")
-    if tls:
-        r, w = await asyncio.wait_for_ms(asyncio.open_connection(host, port, ssl=ssl, server_hostname=host), timeout_ms)
-    else:
-        r, w = await asyncio.wait_for_ms(asyncio.open_connection(host, port), timeout_ms)
-    _nodelay(w)
+    if addr is None:
+        addr = resolve(host, port)
+    r = w = await asyncio.wait_for_ms(_open(addr, host, ssl if tls else None), timeout_ms)
     try:
         key = binascii.b2a_base64(os.urandom(16)).strip()
         req = [
@@ -96,47 +113,106 @@ async def connect(url, protocol="ocpp2.0.1", auth=None, ssl=None, max_size=16384
     return WS(r, w, max_size, write_timeout_ms)
 
 
-def _nodelay(w):
+def _nodelay(s):
     # Without TCP_NODELAY, Nagle holds a triggered CALL written right after its TriggerMessageResponse until
-    # the CSMS's delayed ACK of the response comes back (40 ms on Linux). 6/1 = IPPROTO_TCP/TCP_NODELAY on
-    # Linux and lwIP alike; the ports export no names for them. A TLS socket may not pass it on: then Nagle stays.
+    # the CSMS's delayed ACK of the response comes back (40 ms on Linux). Set on the TCP socket before any
+    # TLS wrapping (the TLS socket has no setsockopt). 6/1 = IPPROTO_TCP/TCP_NODELAY on Linux and lwIP
+    # alike; the ports export no names for them.
     try:
-        w.s.setsockopt(6, 1, 1)
-    except (AttributeError, OSError):
+        s.setsockopt(6, 1, 1)
+    except OSError:
         pass
+
+
+def _io(s, write):
+    # Suspends the task until s is writable (readable), as asyncio's own streams wait; async def cannot yield.
+    q = asyncio.core._io_queue
+    yield q.queue_write(s) if write else q.queue_read(s)
+
+
+async def _open(ai, host, ssl):
+    # What asyncio.open_connection does, with the address given and TCP_NODELAY set before TLS.
+    s = socket.socket(ai[0], ai[1], ai[2])
+    try:
+        _nodelay(s)
+        s.setblocking(False)
+        try:
+            s.connect(ai[-1])
+        except OSError as e:
+            if e.errno != errno.EINPROGRESS:
+                raise
+        await _io(s, True)  # connected, or failed: the first write then says why
+        if ssl is not None:  # the TLS handshake runs in the first write and drain
+            s = ssl.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
+            s.setblocking(False)
+    except BaseException:  # a timeout cancels us too: the socket must not leak
+        s.close()
+        raise
+    return asyncio.StreamReader(s)
 
 
 async def _exchange(r, w, request, key, protocol):
     w.write(request)
     await w.drain()
-    await _response(r, key, protocol)
+    await _response(r.s, key, protocol)
 
 
-async def _response(r, key, protocol):
-    line = await r.readline()
+def _line(s, room):
+    # Up to room bytes of one line. The socket's readline(n) takes one byte at a time, so nothing after
+    # the line leaves the socket (the stream's own readline has no bound).
+    line = b""
+    while len(line) < room:
+        yield from _io(s, False)
+        part = s.readline(room - len(line))
+        if part is None:  # nothing yet (non-blocking)
+            continue
+        if not part:
+            break
+        line += part
+        if line[-1] == 10:
+            break
+    return line
+
+
+async def _hline(s, left):
+    room = min(_LINE, left)
+    line = await _line(s, room)
+    if line[-1:] != b"\n":
+        raise HandshakeError("response header too long" if len(line) >= room else
+                             "connection closed during handshake")
+    return line
+
+
+async def _response(s, key, protocol):
+    left = _HEAD
+    line = await _hline(s, left)
+    left -= len(line)
     parts = line.split(None, 2)
     if len(parts) < 2 or parts[1] != b"101":
         raise HandshakeError("server refused the upgrade: %r" % line[:80])
-    hdr = {}
-    n = 0
-    while True:
-        line = await r.readline()
-        if not line:
-            raise HandshakeError("connection closed during handshake")
+    acc = proto = up = b""
+    for _ in range(65):  # 64 headers, then the empty line
+        line = await _hline(s, left)
+        left -= len(line)
         line = line.strip()
         if not line:
             break
-        n += 1
-        if n > 64:
-            raise HandshakeError("too many response headers")
         i = line.find(b":")
-        if i > 0:
-            hdr[line[:i].strip().lower()] = line[i + 1 :].strip()
-    if hdr.get(b"sec-websocket-accept") != accept_key(key):
+        if i > 0:  # only the three we check are kept
+            k = line[:i].strip().lower()
+            if k == b"sec-websocket-accept":
+                acc = line[i + 1 :].strip()
+            elif k == b"sec-websocket-protocol":
+                proto = line[i + 1 :].strip()
+            elif k == b"upgrade":
+                up = line[i + 1 :].strip()
+    else:
+        raise HandshakeError("too many response headers")
+    if acc != accept_key(key):
         raise HandshakeError("wrong Sec-WebSocket-Accept")
-    if hdr.get(b"sec-websocket-protocol", b"").decode() != protocol:
+    if proto.decode() != protocol:
         raise HandshakeError("server did not select subprotocol %s" % protocol)
-    if hdr.get(b"upgrade", b"").lower() != b"websocket":
+    if up.lower() != b"websocket":
         raise HandshakeError("missing Upgrade: websocket")
 
 

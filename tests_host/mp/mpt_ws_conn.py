@@ -137,3 +137,35 @@ async def test_no_data_frame_goes_out_after_our_close_frame():
     eq(seen, [8])
     srv.close()
 
+
+async def test_connect_with_addr_given_does_not_resolve_again():
+    async def handler(r, w):
+        await upgrade(r, w)
+        await asyncio.sleep(3)
+
+    srv, port = await serve(handler)
+    real = ws.socket
+    calls = []
+
+    class Counting:  # the socket module as ws.py sees it, counting name look-ups
+        SOCK_STREAM = real.SOCK_STREAM
+        socket = real.socket
+
+        def getaddrinfo(*a):  # taken off the class: a plain function
+            calls.append(a[0])
+            return real.getaddrinfo(*a)
+
+    ws.socket = Counting
+    try:
+        addr = ws.resolve("localhost", port)
+        eq(calls, ["localhost"])
+        for _ in range(2):
+            c = await ws.connect("ws://localhost:%d/x" % port, addr=addr)
+            assert not c.closed
+            ws.close_stream(c._w)
+        eq(calls, ["localhost"])  # no look-up from connect
+        await ws.connect("ws://localhost:%d/x" % port)  # without addr connect resolves, through the same module
+        eq(calls, ["localhost", "localhost"])
+    finally:
+        ws.socket = real
+        srv.close()
