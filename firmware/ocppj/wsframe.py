@@ -305,6 +305,10 @@ class WS:
             else:
                 await self._skip(n)
 
+    def abort(self):
+        """Drop the connection now, without a close handshake: every reader and writer gets Closed."""
+        self._gone()
+
     def _gone(self):
         if not self.closed:
             self.closed = True
