@@ -15,6 +15,7 @@ from station.tx import Transactions
 from station.txq import TxQueue
 
 _TAG = "app"
+_USABLE = ("Available", "Occupied")  # a transaction may start on a connector in these states
 
 
 class Station:
@@ -29,8 +30,9 @@ class Station:
         self.board = board
         self.cfg = cfg
         self.serial = cfg.get("serial", "")
-        root = board.root
-        self.store = Store(root)
+        clock.use(getattr(board, "rtc", None), getattr(board, "rtc_set", None))
+        self.sched = Sched()  # the watchdog is armed in run(), after the synchronous start-up
+        self.store = Store(board.root, getattr(board, "fs", None))
         self.meters = None
         if board.uart is not None and board.meters:
             from hw.meter_task import MeterTask
@@ -48,8 +50,11 @@ class Station:
         self._keys = None
         self.rpc = Rpc(self.dm)
         self.outbox = Outbox(self.rpc, self.dm, cfg.get("outbox_bound", 32))
-        self.txq = TxQueue(Store(root + "/txq"), cfg.get("txq_bound", 200))
+        self.txq = TxQueue(self.store.sub("txq"), cfg.get("txq_bound", 200))
         self.outbox.add_source(self.txq)
+        # The CSMS's time arrives: real times over the markers on flash before anything else is stamped.
+        clock.when_known(self.txq.settle)
+        clock.when_known(self.outbox.wake)
         self.tx = Transactions(self.store, self.txq, self.dm, self.sample, self.online, self.outbox.wake)
         cs = {"model": cfg.get("model", "AC"), "vendorName": cfg.get("vendor", "OpenCharge")}
         if self.serial:
@@ -57,7 +62,8 @@ class Station:
         if cfg.get("firmware"):
             cs["firmwareVersion"] = cfg["firmware"]
         self.conn = Conn(self.dm, self.rpc, self.outbox, cfg["csms"], cfg["id"], cs, board.reset_cause,
-                         ssl=self._tls(), on_accepted=self.all_status, max_size=cfg.get("max_message", 16384))
+                         ssl=self._tls(), on_accepted=self.all_status, max_size=cfg.get("max_message", 16384),
+                         feed=self.sched.feed)
         self._handlers()
         self._aligned_due = None
         self._status = {}  # StatusNotification key -> connectorStatus last queued
@@ -70,7 +76,7 @@ class Station:
         if self._keys is None:
             from certs.keystore import Keystore
 
-            self._keys = Keystore(Store(self.board.root + "/certs"))
+            self._keys = Keystore(self.store.sub("certs"))
         return self._keys
 
     def _tls(self):
@@ -114,8 +120,9 @@ class Station:
         p = pstatus.build(self, evse_id, conn_id)
         k = pstatus.key(evse_id, conn_id)
         if p is not None and (always or self._status.get(k) != p["connectorStatus"]):
-            self._status[k] = p["connectorStatus"]
-            self.outbox.put("StatusNotification", p, key=k)
+            # Marked as reported only once queued: a status the full queue dropped is tried again (ticker).
+            if self.outbox.put("StatusNotification", p, key=k):
+                self._status[k] = p["connectorStatus"]
 
     def all_status(self):
         # B01.FR.05: after an Accepted boot, the current state of every connector.
@@ -123,7 +130,7 @@ class Station:
             self.status_changed(e, self.inputs.connector_id, True)
 
     def _on_input(self, e, c, status, plugged, charging):
-        self.tx.on_connector(e, c, plugged, charging)
+        self.tx.on_connector(e, c, plugged, charging, status in _USABLE)
         self.status_changed(e, c)
 
     # --- CSMS-initiated -----------------------------------------------------------------------------------
@@ -138,29 +145,34 @@ class Station:
     def _change_availability(self, req):
         on = req["operationalStatus"] == "Operative"
         evse = req.get("evse")
-        ids = self.evse_ids() if evse is None or evse["id"] == 0 else [evse["id"]]
-        if ids[0] not in self.evse_ids():
+        cid = self.inputs.connector_id
+        if evse is None or evse["id"] == 0:
+            ids = self.evse_ids()  # the whole station (a board without EVSEs has nothing to switch)
+        elif evse["id"] in self.evse_ids():
+            ids = [evse["id"]]
+            if evse.get("connectorId", cid) != cid:
+                return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownConnectorId"}}
+        else:
             return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownEvse"}}
-        if evse and evse.get("connectorId", self.inputs.connector_id) != self.inputs.connector_id:
-            return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownConnectorId"}}
         for e in ids:
             self._operative[e] = on
-        self.store.write("avail", "".join("1" if self._operative.get(e, True) else "0" for e in self.evse_ids()))
-        later = self._apply_availability()
-        # G03: a running transaction is not cut; the EVSE goes Inoperative once it has ended.
+        try:
+            self.store.write("avail", "".join("1" if self._operative.get(e, True) else "0" for e in self.evse_ids()))
+        except OSError as e:  # applied now, but a reboot will not remember it
+            log.error(_TAG, "availability not saved: %r", e)
+        self._apply_availability()
+        # G03: a running transaction is not cut; the EVSE goes Inoperative once it has ended. Only the
+        # EVSEs this request names decide: another one waiting on its transaction is not this answer's.
+        later = not on and any(self.tx.running(e) for e in ids)
         return {"status": "Scheduled" if later else "Accepted"}
 
     def _apply_availability(self):
-        """Make the connectors follow the operator's wish; returns True while some change waits for a transaction."""
-        waiting = False
+        """Make the connectors follow the operator's wish (a wish waits while a transaction runs)."""
         for e in self.evse_ids():
             on = self._operative.get(e, True)
-            if not on and self.tx.running(e):
-                waiting = True
-            elif self._applied.get(e, True) != on:
+            if (on or not self.tx.running(e)) and self._applied.get(e, True) != on:
                 self._applied[e] = on
                 self.inputs.set_enabled(e, on)  # notifies _on_input when the status moves
-        return waiting
 
     def _restore_availability(self):
         raw = self.store.read("avail")
@@ -172,18 +184,21 @@ class Station:
 
     def _aligned(self):
         # Clock-aligned MeterValues per AlignedDataCtrlr.Interval, for EVSEs without a transaction
-        # (a running transaction reports through its own TransactionEvents).
+        # (a running transaction reports through its own TransactionEvents). Only on a known clock, and
+        # stamped with the grid point itself. When the clock steps (the CSMS sets it: after a power loss
+        # from 2000 to now) the schedule restarts at the next grid point instead of reporting the jump.
         iv = self.dm.get("AlignedDataCtrlr", "Interval")
-        now = clock.now()
-        if not iv:
+        if not iv or not clock.known():
             self._aligned_due = None
             return
-        if self._aligned_due is None or self._aligned_due - now > iv:
+        now = clock.now()
+        due = self._aligned_due
+        if due is None or now < due - iv or now >= due + iv:
             self._aligned_due = (now // iv + 1) * iv
             return
-        if now < self._aligned_due:
+        if now < due:
             return
-        self._aligned_due = (now // iv + 1) * iv
+        self._aligned_due = due + iv
         meas = self.dm.measurands("AlignedDataCtrlr", "Measurands")
         for e in self.evse_ids():
             if self.tx.running(e):
@@ -192,14 +207,18 @@ class Station:
             if not sv:
                 log.warn(_TAG, "evse %d: no fresh reading for clock-aligned MeterValues", e)
                 continue
+            # No key: every reading is its own message, never merged into a triggered one or another reading.
             self.outbox.put("MeterValues", {"evseId": e, "meterValue": [
-                {"timestamp": clock.rfc3339(), "sampledValue": sv}]}, key="Meter%d" % e)
+                {"timestamp": clock.rfc3339(due), "sampledValue": sv}]})
 
     async def ticker(self, sched):
         while True:
+            clock.mono()  # read at least daily, so the monotonic count never misses a ticks wrap
             self.tx.tick(time.ticks_ms())
             self._aligned()
             self._apply_availability()
+            for e in self.evse_ids():  # a status the full queue dropped is reported once there is room
+                self.status_changed(e, self.inputs.connector_id)
             sched.alive("station")
             await asyncio.sleep_ms(1000)
 
@@ -208,18 +227,20 @@ class Station:
     async def run(self, extra=()):
         # extra: board tasks supervised like ours, as (name, coroutine function, args); they get the
         # scheduler as their last argument so they can check in.
-        s = Sched(self.board.wdt(8000) if self.board.wdt else None)
-        if self.meters:  # a first reading, so a transaction cut by a power loss ends with its energy
-            await self.meters.poll_once()
+        s = self.sched
+        if self.meters:  # a first reading, so a transaction cut by a power loss ends with its energy;
+            await self.meters.poll_once(0)  # one try per meter: a dead bus must not hold the start-up
         self.inputs.sample()
         self._restore_availability()
-        self.tx.recover(self.evse_ids())
         self._apply_availability()
-        for e in self.evse_ids():  # an EV already plugged in at start-up
-            _, plugged, charging, _ = self.inputs.state(e)
+        self.tx.recover(self.evse_ids(), lambda e: self.inputs.state(e)[1])
+        for e in self.evse_ids():  # an EV already plugged in at start-up (not on an Inoperative/Faulted one)
+            status, plugged, charging, _ = self.inputs.state(e)
             if plugged and not self.tx.running(e):
-                self.tx.on_connector(e, self.inputs.connector_id, plugged, charging)
+                self.tx.on_connector(e, self.inputs.connector_id, plugged, charging, status in _USABLE)
         self.inputs.subscribe(self._on_input)
+        if self.board.wdt:  # armed only now: the start-up above (first poll, recovery) runs unfed
+            s.arm(self.board.wdt(8000))
         if self.meters:
             s.spawn("meter", self.meters.run, s, critical=True)
         s.spawn("inputs", self.inputs.run, s, critical=True)

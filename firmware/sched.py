@@ -33,6 +33,16 @@ class Sched:
         self.restarts = {}
         asyncio.get_event_loop().set_exception_handler(_loop_error)
 
+    def arm(self, wdt):
+        """Start feeding this watchdog (machine.WDT starts counting when it is made: make it last)."""
+        self._wdt = wdt
+        wdt.feed()
+
+    def feed(self):
+        """Feed now, around a call that blocks the loop (DNS), if the watchdog is armed and all is well."""
+        if self._wdt and self.healthy()[1]:
+            self._wdt.feed()
+
     def alive(self, name):
         """A critical task checks in (call at least every stale_ms)."""
         self._seen[name] = time.ticks_ms()

@@ -1,6 +1,8 @@
 # ESP32-DevKitC board: binds the hardware adapters (firmware/hw/__init__.py) to machine.UART/Pin.
 # Same shape as boards/host/board.py: make(cfg) -> Board. Pin numbers and bus settings: pins.py.
 # cfg may override "baud", "meters" ({"<evse>": [model, unit]}) and "dir" (storage root).
+import time
+
 import machine
 
 import pins
@@ -34,6 +36,13 @@ def _wdt(timeout_ms):
     return machine.WDT(timeout=timeout_ms)  # cannot be stopped once started
 
 
+def _rtc_set(t):
+    # The CSMS's time into the RTC (port-epoch seconds): it survives a watchdog or soft reset, so such a
+    # boot knows the time at once; only a power loss sends it back to 2000-01-01.
+    g = time.gmtime(t)
+    machine.RTC().datetime((g[0], g[1], g[2], g[6], g[3], g[4], g[5], 0))
+
+
 class Board:
     name = "esp32_devkitc"
 
@@ -46,6 +55,8 @@ class Board:
         self.root = pins.STORAGE
         self.reset_cause = "Unknown"
         self.wdt = _wdt
+        self.rtc = None  # time.time() reads the RTC
+        self.rtc_set = _rtc_set
 
 
 def make(cfg=None):

@@ -7,7 +7,9 @@
 #   {"1": {"plug": 1, "charging": 0, "fault": 0}, "2": {...}}   (EVSE id -> input -> 0/1, 1 = active)
 #   The bench replaces it atomically (write temp, rename): tools/bench.py set_input(dir, evse, name, v).
 #   A missing file or entry reads 0. The firmware re-reads it at most every 10 ms, when inputs poll.
-# Storage: cfg["dir"] (the station's flash). Clock: the host's. Watchdog: none (wdt is None).
+# Storage: cfg["dir"] (the station's flash). Watchdog: none (wdt is None).
+# Clock: the host's; with cfg["clock_start"] (Unix seconds) an RTC that starts at that instant at every
+#   boot, as an ESP32's restarts at 2000-01-01 after a power loss (tools/sim.py --clock-start).
 #
 # cfg (dict, e.g. from JSON that tools/sim.py writes):
 #   dir          storage root (required)
@@ -17,6 +19,7 @@
 #   evses        [1, 2, ...] EVSE ids with connector inputs (default: the meter EVSEs, else [1])
 #   pins         bench input file (default <dir>/pins.json)
 #   reset_cause  what BootNotification should say, default "PowerUp"
+#   clock_start  Unix seconds the RTC shows at boot (default: the host clock)
 import json
 import time
 
@@ -79,6 +82,19 @@ class BenchPin:
         return self._src.get(self._evse, self._name)
 
 
+class SimRtc:
+    """An RTC that counts from a given instant (port-epoch seconds: Unix on this port); set() moves it."""
+
+    def __init__(self, start):
+        self._base = start - int(time.time())
+
+    def now(self):
+        return int(time.time()) + self._base
+
+    def set(self, t):
+        self._base = int(t) - int(time.time())
+
+
 class Board:
     name = "host"
 
@@ -91,6 +107,8 @@ class Board:
         self.root = "/"  # storage root directory
         self.reset_cause = "PowerUp"  # BootNotification reason for this start
         self.wdt = None  # watchdog factory wdt(timeout_ms) -> object with feed(), or None
+        self.rtc = None  # rtc() -> port-epoch seconds, or None for time.time()
+        self.rtc_set = None  # rtc_set(seconds): the CSMS's time kept by the RTC, or None
 
 
 def make(cfg):
@@ -98,6 +116,9 @@ def make(cfg):
     b.root = cfg["dir"]
     b.baud = int(cfg.get("baud", 9600))
     b.reset_cause = cfg.get("reset_cause", "PowerUp")
+    if cfg.get("clock_start") is not None:
+        rtc = SimRtc(int(cfg["clock_start"]))
+        b.rtc, b.rtc_set = rtc.now, rtc.set
     for k, v in (cfg.get("meters") or {}).items():
         b.meters[int(k)] = (v[0], int(v[1]))
     if cfg.get("uart"):

@@ -66,6 +66,12 @@ class MeterTask:
                 return v[i]
         return None
 
+    def record(self, evse_id, values):
+        """A fresh reading of one meter (the poller's result; a test may feed readings the same way)."""
+        self._vals[evse_id] = values
+        self._t[evse_id] = time.ticks_ms()
+        self._down[evse_id] = False
+
     def sample(self, evse_id, wanted, context=None):
         """OCPP sampledValue list for the wanted measurand names (may be empty), None without a fresh reading."""
         v = self.reading(evse_id)
@@ -73,21 +79,21 @@ class MeterTask:
             return None
         return meters.sampled(self._meters[evse_id][0], v, wanted, context)
 
-    async def poll_once(self):
+    async def poll_once(self, retries=None):
+        """Read every meter once; retries: Modbus retries per read (None: the master's own)."""
         for e in self._meters:
             model, unit = self._meters[e]
             down = self._down.get(e, False)
             try:
                 # A meter that is already down gets one try per period, so it does not hold the bus
                 # (and the other EVSEs' meters) through all the retries every time.
-                v = await meters.read(self._m, model, unit, 0 if down else None)
+                v = await meters.read(self._m, model, unit, 0 if down else retries)
             except Exception as ex:  # ModbusError, or OSError from the UART: a poll result, not a crash
                 if not down:
                     self._down[e] = True
                     log.warn(_TAG, "evse %d: %s unit %d down: %s %s", e, model, unit, type(ex).__name__, ex)
                 continue
-            self._vals[e] = v
-            self._t[e] = time.ticks_ms()
+            self.record(e, v)
             if down:
                 self._down[e] = False
                 log.info(_TAG, "evse %d: %s unit %d answers again", e, model, unit)

@@ -1,185 +1,225 @@
-# The decision table of spec digest §2, row by row, against a station built from the real station parts.
-# Only the outbox, the link and the certificate store are stand-ins here; end-to-end tests use the real ones.
-import os
-
-import trigger
+# The decision table of spec digest §2, row by row, against the real station (hoststation.py: app.Station
+# on the host board, its real outbox, connection object, transactions and certificate store), plus what
+# "Accepted means sent" (F06.FR.10) demands when the queue is full or the answer never reaches the CSMS.
+import hoststation as hs
+from hoststation import ask, queued
 from mptest import eq
-from certs.keystore import Keystore
-from station.device_model import DeviceModel
-from station.fwlog import FwState, LogState
-from station.store import Store
-from station.tx import Transactions
-from station.txq import TxQueue
 
-HEAP = "128K"
-_ROOT = "/tmp/mpt_trigger"
+HEAP = "256K"  # the whole station compiled from source in this process (frozen/.mpy on a board)
+TIMEOUT = 60
 
 
-class Outbox:
-    def __init__(self):
-        self.items = []
-        self.results = {}
-
-    def put(self, action, payload, triggered=False, key=None, on_result=None):
-        self.items.append((action, payload, triggered, key))
-        self.results[key] = on_result
-        return True
-
-
-class Conn:
-    boot_accepted = False
-
-    def __init__(self):
-        self.boots = []
-
-    def send_boot(self, reason):
-        self.boots.append(reason)
-
-
-class St:
-    serial = "SN-0001"
-
-    def __init__(self):
-        os.system("rm -rf " + _ROOT)  # the Unix port has os.system; tests run on the host only
-        self.dm = DeviceModel(initial={"SecurityCtrlr.OrganizationName": "Acme"})
-        self.outbox = Outbox()
-        self.conn = Conn()
-        self.fw = FwState(Store(_ROOT))
-        self.logs = LogState()
-        self.keys = Keystore(Store(_ROOT + "/certs"))
-        self.meter_ok = {1: True, 2: True}
-        self.status = {(1, 1): "Available", (2, 1): "Occupied"}
-        self.tx = Transactions(Store(_ROOT), TxQueue(Store(_ROOT + "/q")), self.dm, self.sample,
-                               lambda: True, lambda: None)
-
-    def evse_ids(self):
-        return [1, 2]
-
-    def connector(self, e, c):
-        return self.status.get((e, c))
-
-    def sample(self, e, meas, ctx):
-        if not self.meter_ok[e]:
-            return None
-        return [{"value": 7, "measurand": m, "context": ctx} for m in meas]
-
-
-async def ask(st, kind, evse=None):
-    req = {"requestedMessage": kind}
-    if evse is not None:
-        req["evse"] = evse
-    resp, after = trigger.handle(st, req)
-    assert (after is not None) == (resp["status"] == "Accepted"), "Accepted and only Accepted sends"
-    if after:
-        await after()
-    return resp
-
-
-def code(resp):
-    return resp["status"], resp.get("statusInfo", {}).get("reasonCode")
+def _station(**kw):
+    st = hs.make(**kw)
+    hs.reading(st, 1)
+    hs.reading(st, 2, 5000, 7400.0)
+    hs.pins(2, plug=1)
+    hs.settle_inputs(st)
+    return st
 
 
 async def test_heartbeat_always_evse_ignored():
-    st = St()
-    eq(code(await ask(st, "Heartbeat", {"id": 9})), ("Accepted", None))
-    eq(st.outbox.items, [("Heartbeat", {}, True, "Heartbeat")])
+    st = _station()
+    eq(await ask(st, "Heartbeat", {"id": 9}), ("Accepted", None))
+    eq(queued(st), [("Heartbeat", {}, True)])
 
 
 async def test_boot_notification_rule():
-    st = St()
-    eq(code(await ask(st, "BootNotification")), ("Accepted", None))
-    eq(st.conn.boots, ["Triggered"])
-    st.conn.boot_accepted = True
-    eq(code(await ask(st, "BootNotification")), ("Rejected", None))
-    eq(st.conn.boots, ["Triggered"])
+    st = _station()
+    st.outbox.set_state("pending")
+    eq(await ask(st, "BootNotification"), ("Accepted", None))
+    eq([(p["reason"], t) for _, p, t in queued(st, "BootNotification")], [("Triggered", True)])
+    hs.register(st)
+    eq(await ask(st, "BootNotification"), ("Rejected", "AlreadyAccepted"))  # F06.FR.17, TC_F_26
+
+
+async def test_triggered_boot_while_one_is_due_sends_no_second_one_after_accepted():
+    st = _station()
+    st.conn.ws = object()  # connected: an unanswered boot would be retried
+    hs.register(st, "Pending", interval=60)  # the next BootNotification is due in 60 s
+    assert st.conn._next_boot is not None
+    st.conn.send_boot()  # the retry came due and queued its BootNotification ...
+    eq(await ask(st, "BootNotification"), ("Accepted", None))  # ... and a trigger comes too
+    eq(len(queued(st, "BootNotification")), 1)  # one message, the newer reason
+    eq(queued(st, "BootNotification")[0][1]["reason"], "Triggered")
+    it = st.outbox.items[0]
+    st.outbox.items.remove(it)
+    it.on_result({"status": "Accepted", "interval": 300, "currentTime": "2026-12-01T10:00:00Z"})
+    eq(st.conn.state, "accepted")
+    eq(st.conn._next_boot, None)  # nothing re-armed: no second BootNotification follows
 
 
 async def test_status_notification_rows():
-    st = St()
-    eq(code(await ask(st, "StatusNotification")), ("Rejected", "MissingEvse"))
-    eq(code(await ask(st, "StatusNotification", {"id": 1})), ("Rejected", "MissingConnectorId"))
-    eq(code(await ask(st, "StatusNotification", {"id": 7, "connectorId": 1})), ("Rejected", "UnknownEvse"))
-    eq(code(await ask(st, "StatusNotification", {"id": 1, "connectorId": 3})), ("Rejected", "UnknownConnectorId"))
-    eq(st.outbox.items, [])
-    eq(code(await ask(st, "StatusNotification", {"id": 2, "connectorId": 1})), ("Accepted", None))
-    eq(code(await ask(st, "StatusNotification", {"id": 2, "connectorId": 1})), ("Accepted", None))
-    a, p, trig, key = st.outbox.items[0]
+    st = _station()
+    eq(await ask(st, "StatusNotification"), ("Rejected", "MissingEvse"))
+    eq(await ask(st, "StatusNotification", {"id": 1}), ("Rejected", "MissingConnectorId"))
+    eq(await ask(st, "StatusNotification", {"id": 7, "connectorId": 1}), ("Rejected", "UnknownEvse"))
+    eq(await ask(st, "StatusNotification", {"id": 1, "connectorId": 3}), ("Rejected", "UnknownConnectorId"))
+    eq(queued(st), [])
+    eq(await ask(st, "StatusNotification", {"id": 2, "connectorId": 1}), ("Accepted", None))
+    a, p, trig = queued(st)[0]
     eq((a, p["connectorStatus"], p["evseId"], p["connectorId"], trig), ("StatusNotification", "Occupied", 2, 1, True))
-    eq(len(st.outbox.items), 2)  # unchanged status is still sent when triggered
+    st.outbox.items = []
+    eq(await ask(st, "StatusNotification", {"id": 2, "connectorId": 1}), ("Accepted", None))
+    eq(len(queued(st)), 1)  # unchanged status is still sent when triggered
 
 
 async def test_meter_values_rows():
-    st = St()
+    st = _station()
     st.dm.put("AlignedDataCtrlr", "Measurands", "Current.Import")
-    eq(code(await ask(st, "MeterValues")), ("Accepted", None))
-    eq([(i[1]["evseId"], i[3]) for i in st.outbox.items], [(1, "Meter1"), (2, "Meter2")])
-    sv = st.outbox.items[0][1]["meterValue"][0]["sampledValue"]
-    eq([(s["measurand"], s["context"]) for s in sv], [("Current.Import", "Trigger")])
+    eq(await ask(st, "MeterValues"), ("Accepted", None))
+    eq([p["evseId"] for _, p, _ in queued(st)], [1, 2])
+    sv = queued(st)[0][1]["meterValue"][0]["sampledValue"]
+    eq([(s["measurand"], s["context"], s["phase"]) for s in sv],
+       [("Current.Import", "Trigger", "L1"), ("Current.Import", "Trigger", "L2"), ("Current.Import", "Trigger", "L3")])
     st.outbox.items = []
-    eq(code(await ask(st, "MeterValues", {"id": 2})), ("Accepted", None))
-    eq([i[1]["evseId"] for i in st.outbox.items], [2])
-    eq(code(await ask(st, "MeterValues", {"id": 5})), ("Rejected", "UnknownEvse"))
-    st.meter_ok[2] = False
+    eq(await ask(st, "MeterValues", {"id": 2}), ("Accepted", None))
+    eq([p["evseId"] for _, p, _ in queued(st)], [2])
+    eq(await ask(st, "MeterValues", {"id": 5}), ("Rejected", "UnknownEvse"))
+    st.meters._down[2] = True  # the poller found meter 2 silent
     st.outbox.items = []
-    eq(code(await ask(st, "MeterValues")), ("Rejected", "NoFreshMeterValue"))
-    eq(code(await ask(st, "MeterValues", {"id": 1})), ("Accepted", None))
-    eq(len(st.outbox.items), 1)
+    eq(await ask(st, "MeterValues"), ("Rejected", "NoFreshMeterValue"))
+    eq(await ask(st, "MeterValues", {"id": 1}), ("Accepted", None))
+    eq(len(queued(st)), 1)
 
 
 async def test_transaction_event_rows():
-    st = St()
-    eq(code(await ask(st, "TransactionEvent")), ("Rejected", "TxNotFound"))
+    st = _station()
+    eq(await ask(st, "TransactionEvent"), ("Rejected", "TxNotFound"))
     st.tx.on_connector(2, 1, True, True)
-    eq(code(await ask(st, "TransactionEvent", {"id": 1})), ("Rejected", "TxNotFound"))
-    eq(code(await ask(st, "TransactionEvent", {"id": 4})), ("Rejected", "UnknownEvse"))
-    eq(code(await ask(st, "TransactionEvent")), ("Accepted", None))
-    q = st.tx.q
+    eq(await ask(st, "TransactionEvent", {"id": 1}), ("Rejected", "TxNotFound"))
+    eq(await ask(st, "TransactionEvent", {"id": 4}), ("Rejected", "UnknownEvse"))
+    eq(await ask(st, "TransactionEvent"), ("Accepted", None))
+    q = st.txq
     q.ack(q.peek()[0])  # the Started event
     p = q.peek()[1]
     eq((p["eventType"], p["triggerReason"], p["seqNo"], p["evse"]["id"]), ("Updated", "Trigger", 1, 2))
 
 
 async def test_firmware_and_log_status():
-    st = St()
-    eq(code(await ask(st, "FirmwareStatusNotification", {"id": 3})), ("Accepted", None))
-    eq(st.outbox.items[-1][1], {"status": "Idle"})
+    st = _station()
+    eq(await ask(st, "FirmwareStatusNotification", {"id": 3}), ("Accepted", None))
+    eq(queued(st)[-1][1], {"status": "Idle"})
     st.fw.sent("DownloadFailed", 12)
     await ask(st, "FirmwareStatusNotification")
-    eq(st.outbox.items[-1][1], {"status": "DownloadFailed", "requestId": 12})
+    eq(queued(st)[-1][1], {"status": "DownloadFailed", "requestId": 12})
     st.fw.sent("Installed", 12)
     await ask(st, "FirmwareStatusNotification")
-    eq(st.outbox.items[-1][1], {"status": "Idle"})
+    eq(queued(st)[-1][1], {"status": "Idle"})
     await ask(st, "LogStatusNotification")
-    eq(st.outbox.items[-1][1], {"status": "Idle"})
+    eq(queued(st)[-1][1], {"status": "Idle"})
     st.logs.uploading = 44
     await ask(st, "LogStatusNotification")
-    eq(st.outbox.items[-1][1], {"status": "Uploading", "requestId": 44})
+    eq(queued(st)[-1][1], {"status": "Uploading", "requestId": 44})
+
+
+def _csr_answer(st, status):
+    it = [i for i in st.outbox.items if i.action == "SignCertificate"][0]
+    st.outbox.items.remove(it)
+    it.on_result({"status": status} if status else None)
 
 
 async def test_certificate_rows():
-    st = St()
-    eq(code(await ask(st, "SignCombinedCertificate")), ("NotImplemented", None))
-    eq(code(await ask(st, "SignV2GCertificate")), ("Rejected", "V2GDisabled"))
-    eq(code(await ask(st, "SignChargingStationCertificate")), ("Accepted", None))
-    a, p, trig, key = st.outbox.items[-1]
+    st = _station()
+    eq(await ask(st, "SignCombinedCertificate"), ("NotImplemented", None))
+    eq(await ask(st, "SignV2GCertificate"), ("Rejected", "V2GDisabled"))
+    eq(await ask(st, "SignChargingStationCertificate"), ("Accepted", None))
+    a, p, trig = queued(st)[-1]
     eq((a, p["certificateType"], trig), ("SignCertificate", "ChargingStationCertificate", True))
     assert p["csr"].startswith("-----BEGIN CERTIFICATE REQUEST-----")
-    eq(code(await ask(st, "SignChargingStationCertificate")), ("Rejected", "CsrPending"))
-    st.outbox.results["SignChargingStationCertificate"]({"status": "Rejected"})  # the CSMS will not sign
-    eq(code(await ask(st, "SignChargingStationCertificate")), ("Accepted", None))
+    eq(await ask(st, "SignChargingStationCertificate"), ("Rejected", "CsrPending"))
+    _csr_answer(st, "Rejected")  # the CSMS will not sign
+    eq(await ask(st, "SignChargingStationCertificate"), ("Accepted", None))
     st.dm.put("ISO15118Ctrlr", "V2GCertificateInstallationEnabled", True)
-    eq(code(await ask(st, "SignV2GCertificate")), ("Rejected", "MissingIdentity"))  # no SeccId yet
+    eq(await ask(st, "SignV2GCertificate"), ("Rejected", "MissingIdentity"))  # no SeccId yet
     st.dm.put("ISO15118Ctrlr", "SeccId", "SECC-7")
-    eq(code(await ask(st, "SignV2GCertificate")), ("Accepted", None))
-    eq(code(await ask(st, "SignCombinedCertificate")), ("Accepted", None))
-    assert "certificateType" not in st.outbox.items[-1][1]
-    st2 = St()
-    st2.dm.put("SecurityCtrlr", "OrganizationName", "")
-    eq(code(await ask(st2, "SignChargingStationCertificate")), ("Rejected", "MissingIdentity"))
+    eq(await ask(st, "SignV2GCertificate"), ("Accepted", None))
+    eq(await ask(st, "SignCombinedCertificate"), ("Accepted", None))
+    assert "certificateType" not in queued(st)[-1][1]
+    st2 = _station(dm={"SecurityCtrlr.OrganizationName": ""})
+    eq(await ask(st2, "SignChargingStationCertificate"), ("Rejected", "MissingIdentity"))
+
+
+async def test_answer_that_never_reached_the_csms_leaves_no_csr_pending():
+    st = _station()
+    eq(await ask(st, "SignChargingStationCertificate", sent=False), ("Accepted", None))
+    eq(queued(st), [])
+    eq(await ask(st, "SignChargingStationCertificate"), ("Accepted", None))  # not CsrPending until reboot
+    eq(len(queued(st, "SignCertificate")), 1)
+
+
+async def test_csms_that_accepts_and_never_signs_blocks_renewal_only_for_the_wait():
+    st = _station(dm={"SecurityCtrlr.CertSigningWaitMinimum": 0})
+    eq(await ask(st, "SignChargingStationCertificate"), ("Accepted", None))
+    _csr_answer(st, "Accepted")  # ... and then no CertificateSigned ever comes
+    eq(await ask(st, "SignChargingStationCertificate"), ("Accepted", None))
+    st.dm.put("SecurityCtrlr", "CertSigningWaitMinimum", 3600)
+    _csr_answer(st, "Accepted")
+    eq(await ask(st, "SignChargingStationCertificate"), ("Rejected", "CsrPending"))
+    st2 = hs.make(fresh=False, dm={"SecurityCtrlr.CertSigningWaitMinimum": 3600})  # a reboot
+    eq(await ask(st2, "SignChargingStationCertificate"), ("Accepted", None))
+
+
+async def test_csr_that_cannot_be_built_gives_its_places_back():
+    from certs import p256
+
+    st = _station()
+    real = p256.new_key
+
+    def no_memory():
+        raise MemoryError()
+
+    p256.new_key = no_memory
+    try:
+        eq(await ask(st, "SignChargingStationCertificate"), ("Accepted", None))
+    finally:
+        p256.new_key = real
+    eq(queued(st), [])
+    eq(st.outbox._held, 0)  # the reserved outbox place is free again
+    eq(await ask(st, "SignChargingStationCertificate"), ("Accepted", None))  # and the CSR slot too
+    eq(len(queued(st, "SignCertificate")), 1)
+
+
+async def test_full_queue_is_rejected_before_answering_never_dropped_after():
+    st = _station()
+    for i in range(31):
+        assert st.outbox.put("StatusNotification", {"n": i})
+    eq(await ask(st, "MeterValues"), ("Rejected", "QueueFull"))  # two messages, one place left
+    import trigger
+
+    resp, after = trigger.handle(st, {"requestedMessage": "Heartbeat"})
+    eq(resp, {"status": "Accepted"})
+    assert not st.outbox.put("StatusNotification", {"n": 31})  # spontaneous traffic meanwhile: no room
+    await after(True)
+    eq(queued(st)[-1], ("Heartbeat", {}, True))  # what was Accepted is queued
+    eq(await ask(st, "Heartbeat"), ("Rejected", "QueueFull"))
+
+
+async def test_answer_not_sent_gives_the_reserved_place_back():
+    st = _station()
+    eq(await ask(st, "MeterValues", sent=False), ("Accepted", None))
+    eq(queued(st), [])
+    eq(st.outbox._held, 0)
+
+
+async def test_triggered_meter_values_never_merge_with_clock_aligned_ones():
+    st = _station(dm={"AlignedDataCtrlr.Interval": 60})
+    hs.register(st, "Pending")
+    import clock
+
+    st._aligned_due = clock.now()  # a grid point is due: a clock-aligned reading is queued
+    st._aligned()
+    eq([(p["meterValue"][0]["sampledValue"][0]["context"], t) for _, p, t in queued(st, "MeterValues")],
+       [("Sample.Clock", False), ("Sample.Clock", False)])
+    eq(await ask(st, "MeterValues", {"id": 1}), ("Accepted", None))
+    got = [(p["evseId"], p["meterValue"][0]["sampledValue"][0]["context"], t) for _, p, t in queued(st, "MeterValues")]
+    eq(got, [(1, "Sample.Clock", False), (2, "Sample.Clock", False), (1, "Trigger", True)])
+    # while Pending only the triggered one may go (B02.FR.02)
+    eq([i.payload["evseId"] for i in st.outbox.items if st.outbox._allowed(i)], [1])
 
 
 async def test_publish_firmware_and_unknown_are_not_implemented():
-    st = St()
-    eq(code(await ask(st, "PublishFirmwareStatusNotification")), ("NotImplemented", None))
-    eq(code(await ask(st, "SomethingNew")), ("NotImplemented", None))
-    eq(st.outbox.items, [])
+    st = _station()
+    eq(await ask(st, "PublishFirmwareStatusNotification"), ("NotImplemented", None))
+    eq(await ask(st, "SomethingNew"), ("NotImplemented", None))
+    eq(queued(st), [])
