@@ -8,4 +8,5 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 from csms import CSMS, CallError  # noqa: E402,F401 - re-exported for the tests
-from simctl import Station, none_after, payloads, sent_after, set_vars, trigger  # noqa: E402,F401
+from simctl import (  # noqa: E402,F401
+    Station, between, marker, none_before_marker, payloads, sent_after, set_vars, trigger)

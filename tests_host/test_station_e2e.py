@@ -2,10 +2,16 @@
 meter values, SetVariables, CSMS outages and power cuts, a failing meter. The firmware runs under the
 Unix port with a heap cap (tools/sim.py), against the `ocpp` package CSMS and pymodbus meters."""
 
+import json
+import os
+import sys
 import time
 
 import pytest
-from station_bench import CSMS, Station, payloads, set_vars
+from station_bench import CSMS, ROOT, Station, payloads, set_vars
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import sim  # noqa: E402
 
 
 def tx_events(csms_list, sid):
@@ -72,6 +78,54 @@ def test_boot_statuses_and_variables(bench):
         # a measurand no meter here can deliver is refused, not silently dropped later
         assert set_vars(csms, "CS-BOOT", AlignedDataCtrlr__Measurands="SoC") == ["Rejected"]
         assert not csms.errors()
+
+
+def test_sim_dm_and_reset_cause_reach_the_firmware(bench, tmp_path):
+    with CSMS(interval=300) as csms:
+        st = bench(csms, "CS-OPT", state=tmp_path / "st", reset_cause="Watchdog",
+                   dm={"OCPPCommCtrlr.MessageTimeout.Default": 7, "SecurityCtrlr.OrganizationName": "Acme Corp",
+                       "AlignedDataCtrlr.Measurands": "Voltage,Current.Import"})
+        csms.wait_for("StatusNotification", timeout=20)
+        assert csms.messages("BootNotification")[0].payload["reason"] == "Watchdog"
+        names = (("OCPPCommCtrlr", "MessageTimeout"), ("SecurityCtrlr", "OrganizationName"),
+                 ("AlignedDataCtrlr", "Measurands"))
+        r = csms.call("CS-OPT", "GetVariables", {"getVariableData": [
+            {"component": {"name": c}, "variable": {"name": v}} for c, v in names]})["getVariableResult"]
+        assert [x["attributeValue"] for x in r] == ["7", "Acme Corp", "Voltage,Current.Import"]
+        st.cmd(cmd="power_cut")  # --reset-cause is the first boot's: the next one is a power-up
+        boots = csms.wait_for("BootNotification", 2, timeout=20)
+        assert [b.payload["reason"] for b in boots] == ["Watchdog", "PowerUp"]
+        assert not csms.errors()
+
+
+def test_sim_writes_dm_and_clock_start_into_the_configuration(tmp_path):
+    a = sim.parse_args(["--csms", "ws://127.0.0.1:1", "--id", "CS-CFG", "--state", str(tmp_path), "--password",
+                        "0123456789abcdef", "--dm", "OCPPCommCtrlr.RetryBackOffWaitMinimum=1",
+                        "--dm", "ISO15118Ctrlr.V2GCertificateInstallationEnabled=true",
+                        "--dm", "ISO15118Ctrlr.SeccId=SECC-1", "--dm", 'ISO15118Ctrlr.SeccId="0042"',
+                        "--dm", "SecurityCtrlr.OrganizationName=Acme Corp",
+                        "--dm", "OCPPCommCtrlr.MessageTimeout.Default=5",
+                        "--clock-start", "2000-01-01T00:00:00Z"])
+    with open(sim.Sim(a).config("/dev/null")) as f:
+        cfg = json.load(f)
+    assert cfg["dm"] == {"SecurityCtrlr.OrganizationName": "Acme Corp",  # --dm wins over --org
+                         "SecurityCtrlr.BasicAuthPassword": "0123456789abcdef", "SecurityCtrlr.SecurityProfile": 1,
+                         "OCPPCommCtrlr.RetryBackOffWaitMinimum": 1,
+                         "ISO15118Ctrlr.V2GCertificateInstallationEnabled": True,
+                         "ISO15118Ctrlr.SeccId": "0042",  # the last one given, a JSON string
+                         "OCPPCommCtrlr.MessageTimeout.Default": 5}
+    assert cfg["clock_start"] == 946684800
+    a = sim.parse_args(["--csms", "ws://127.0.0.1:1", "--id", "CS-CFG", "--state", str(tmp_path),
+                        "--clock-start", "2024-06-01T12:00:00+02:00"])
+    with open(sim.Sim(a).config("/dev/null")) as f:
+        cfg = json.load(f)
+    assert cfg["clock_start"] == 1717236000 and "BasicAuthPassword" not in str(cfg["dm"])
+    a = sim.parse_args(["--csms", "ws://127.0.0.1:1", "--id", "CS-CFG", "--state", str(tmp_path)])
+    with open(sim.Sim(a).config("/dev/null")) as f:
+        assert "clock_start" not in json.load(f)  # the host clock
+    for bad in (["--dm", "NoDot=1"], ["--dm", "A.B"], ["--clock-start", "yesterday"], ["--reset-cause", "Nap"]):
+        with pytest.raises(SystemExit):
+            sim.parse_args(["--csms", "ws://x", "--id", "X"] + bad)
 
 
 def test_full_transaction_periodic_values_and_measurands(bench):

@@ -2,7 +2,8 @@
 
     .venv/bin/python tools/sim.py --csms ws://HOST:PORT/PATH --id STATION_ID [--evses N]
         [--meter sdm630|sdm120|abb_b23|em340] [--state DIR] [--control PORT] [--password PW]
-        [--ca FILE] [--heap SIZE]
+        [--ca FILE] [--heap SIZE] [--serial SN] [--org NAME] [--dm KEY=VALUE ...] [--reset-cause CAUSE]
+        [--clock-start ISO8601]
 
 It starts the meter simulator (pymodbus, one meter per EVSE on a pseudo-terminal RS485 bus), then the
 firmware with the host board, and logs to stdout. The control port (127.0.0.1) takes one JSON object per
@@ -16,12 +17,23 @@ line and answers one per line, {"ok": true, ...} or {"ok": false, "error": "..."
     {"cmd":"state"}                    (what the bench applies, per EVSE)
 
 --state keeps the station's flash between runs; without it a temporary directory is used.
+--dm Component.Variable[.Instance]=VALUE (repeatable) sets a device-model variable in the station's
+    configuration (cfg["dm"]), e.g. --dm OCPPCommCtrlr.RetryBackOffWaitMinimum=1 --dm AlignedDataCtrlr.Interval=0
+    --dm OCPPCommCtrlr.MessageTimeout.Default=5; VALUE is parsed as JSON when it parses (1, true, "x"), else
+    kept as a string. It wins over what --org and --password set. A value the CSMS set at run time
+    (SetVariables) and kept on flash still wins over the configuration.
+--reset-cause CAUSE is the BootNotification reason of the first boot (default PowerUp), e.g. Watchdog;
+    a power_cut boots again with PowerUp.
+--clock-start ISO8601 (e.g. 2000-01-01T00:00:00Z; no offset means UTC): the station's RTC starts at that
+    instant at every boot (also after power_cut), as an ESP32's does after a power loss, until the CSMS
+    sets it. Written as cfg["clock_start"] in Unix seconds. Without it the station uses the host clock.
 SIGTERM (or Ctrl-C) stops everything cleanly.
 """
 
 import argparse
 import asyncio
 import base64
+import datetime
 import json
 import os
 import signal
@@ -37,6 +49,9 @@ import build_mpy  # noqa: E402
 from meter_sim import MeterSim  # noqa: E402
 
 MODELS = {"sdm630": "SDM630", "sdm120": "SDM120", "abb_b23": "B23", "em340": "EM340"}
+# BootReasonEnumType of OCPP 2.0.1
+REASONS = ("ApplicationReset", "FirmwareUpdate", "LocalReset", "PowerUp", "RemoteReset", "ScheduledReset",
+           "Triggered", "Unknown", "Watchdog")
 
 
 def micropython():
@@ -77,6 +92,9 @@ class Sim:
         if self.a.password:
             cfg["dm"]["SecurityCtrlr.BasicAuthPassword"] = self.a.password
             cfg["dm"]["SecurityCtrlr.SecurityProfile"] = 2 if self.a.csms.startswith("wss:") else 1
+        cfg["dm"].update(self.a.dm or {})
+        if self.a.clock_start is not None:
+            cfg["clock_start"] = self.a.clock_start
         if self.a.ca:
             cfg["ca"] = self.ca_der(self.a.ca)
         path = os.path.join(self.dir, "config.json")
@@ -97,6 +115,7 @@ class Sim:
         return out
 
     async def boot(self, reset_cause="PowerUp"):
+        # reset_cause: argv[2] of boards/host/main.py, the reason its BootNotification gives
         self.boots += 1
         env = dict(os.environ)
         # The firmware runs from .mpy as on a board: no compiler in RAM, so --heap means what it says.
@@ -184,7 +203,7 @@ class Sim:
         loop = asyncio.get_running_loop()
         for s in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(s, stop.set)
-        await self.boot()
+        await self.boot(self.a.reset_cause)
         await stop.wait()
         await self.kill()
         if server:
@@ -192,7 +211,32 @@ class Sim:
         await self.meters.astop()
 
 
-def main(argv=None):
+def dm_item(text):
+    """--dm Component.Variable[.Instance]=VALUE -> (key, value); VALUE as JSON when it parses, else the string."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    parts = key.split(".")
+    if not sep or not 2 <= len(parts) <= 3 or not all(parts):
+        raise argparse.ArgumentTypeError("want Component.Variable[.Instance]=VALUE, got %r" % text)
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key, value
+
+
+def unix_seconds(text):
+    """--clock-start ISO8601 -> Unix seconds (int); a time without an offset is UTC."""
+    try:
+        t = datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError("not an ISO 8601 time: %r (e.g. 2000-01-01T00:00:00Z)" % text) from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=datetime.timezone.utc)
+    return int(t.timestamp())
+
+
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(description="Simulated charging station (firmware under the Unix port).")
     ap.add_argument("--csms", required=True, help="ws://HOST:PORT/PATH (the station id is appended)")
     ap.add_argument("--id", required=True, help="station id")
@@ -205,8 +249,19 @@ def main(argv=None):
     ap.add_argument("--heap", default="256K", help="MicroPython heap, e.g. 128K")
     ap.add_argument("--serial", help="serial number (default: the station id)")
     ap.add_argument("--org", default="OpenCharge Test", help="SecurityCtrlr.OrganizationName")
+    ap.add_argument("--dm", action="append", type=dm_item, metavar="KEY=VALUE",
+                    help="device-model variable Component.Variable[.Instance]=VALUE (repeatable; JSON or text)")
+    ap.add_argument("--reset-cause", default="PowerUp", choices=REASONS, metavar="CAUSE",
+                    help="BootNotification reason of the first boot (default PowerUp)")
+    ap.add_argument("--clock-start", type=unix_seconds, metavar="ISO8601",
+                    help="the RTC starts at this time at every boot, e.g. 2000-01-01T00:00:00Z")
     a = ap.parse_args(argv)
-    asyncio.run(Sim(a).run())
+    a.dm = dict(a.dm or ())
+    return a
+
+
+def main(argv=None):
+    asyncio.run(Sim(parse_args(argv)).run())
 
 
 if __name__ == "__main__":

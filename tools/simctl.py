@@ -20,11 +20,23 @@ class Station:
     """tools/sim.py in a subprocess: the firmware under the Unix port with pymodbus meters."""
 
     def __init__(self, csms_url, station_id="CS1", evses=1, meter="sdm630", state=None, heap="256K",
-                 extra=(), echo=False):
+                 extra=(), echo=False, dm=None, reset_cause=None, clock_start=None, password=None):
         # echo: also print the station's log lines as they come (the demo does)
+        # dm: {"Component.Variable[.Instance]": value} (sim.py --dm, the value given as JSON);
+        # reset_cause: the first boot's reason (--reset-cause); clock_start: ISO 8601 (--clock-start);
+        # password: HTTP Basic (--password); extra: any other sim.py arguments
         self.id = station_id
         cmd = [sys.executable, os.path.join(ROOT, "tools", "sim.py"), "--csms", csms_url, "--id", station_id,
-               "--evses", str(evses), "--meter", meter, "--control", "0", "--heap", heap] + list(extra)
+               "--evses", str(evses), "--meter", meter, "--control", "0", "--heap", heap]
+        for k, v in (dm or {}).items():
+            cmd += ["--dm", "%s=%s" % (k, json.dumps(v))]
+        if reset_cause:
+            cmd += ["--reset-cause", reset_cause]
+        if clock_start:
+            cmd += ["--clock-start", clock_start]
+        if password is not None:
+            cmd += ["--password", password]
+        cmd += list(extra)
         if state:
             cmd += ["--state", str(state)]
         self.lines = []
@@ -47,11 +59,12 @@ class Station:
                 self.lines.append(line.rstrip("\n"))
                 self._cond.notify_all()
 
-    def wait_log(self, text, timeout=15):
+    def wait_log(self, text, timeout=15, since=0):
+        """The first log line containing text, from line number since on (see mark()); waits for it."""
         end = time.time() + timeout
         with self._cond:
             while True:
-                for ln in self.lines:
+                for ln in self.lines[since:]:
                     if text in ln:
                         return ln
                 if self.proc.poll() is not None or time.time() > end:
@@ -65,9 +78,17 @@ class Station:
         assert ans["ok"], ans
         return ans
 
+    def mark(self):
+        """The number of log lines so far: wait_log(..., since=st.mark()) finds only newer lines."""
+        with self._cond:
+            return len(self.lines)
+
     def log(self):
         with self._cond:
             return "\n".join(self.lines)
+
+    def alive(self):
+        return self.proc.poll() is None
 
     def problems(self):
         """Error lines and tracebacks in the station log: bugs, never expected behaviour."""
@@ -86,6 +107,17 @@ class Station:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self._sock.close()
+
+    def assert_clean(self):
+        """Running, and no error line or traceback in its log."""
+        assert self.alive(), "sim.py exited (%s):\n%s" % (self.proc.returncode, "\n".join(self.lines[-40:]))
+        assert not self.problems(), "\n".join(self.problems())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 def payloads(csms, action, station=None):
@@ -111,9 +143,33 @@ def sent_after(csms, index, action, count=1, timeout=10):
     return [m for m in csms.log[index:] if m.dir == "in" and m.action == action][:count]
 
 
-def none_after(csms, index, action, wait=1.5):
-    time.sleep(wait)
-    return not [m for m in csms.log[index:] if m.dir == "in" and m.action == action]
+def marker(csms, station, kind="Heartbeat", evse=None, action=None, timeout=10):
+    """Trigger kind (it must be Accepted) and wait for the CALL it makes (action, default kind; SignCertificate
+    for the certificate kinds); returns the log index of that CALL.
+
+    The station's outbox sends its queue in order, one CALL at a time, and a triggered message is queued only
+    once the TriggerMessageResponse is on the wire: whatever the station queued before it answered the marker's
+    TriggerMessage is in the log before the marker's CALL. Transactions' events (TransactionEvent, from the
+    on-flash queue) go after the RAM queue, so a Heartbeat marker does not fence them; the certificate
+    kinds queue their SignCertificate only once the CSR is built (a marker of the same kind fences those)."""
+    res, i = trigger(csms, station, kind, evse)
+    assert res["status"] == "Accepted", ("marker not accepted", kind, res)
+    if action is None:
+        action = "SignCertificate" if kind.startswith("Sign") else kind
+    return csms.log.index(sent_after(csms, i, action, timeout=timeout)[0])
+
+
+def between(csms, start, end, action=None):
+    """The CALLs the station sent between log positions start and end (optionally of one action)."""
+    return [m for m in csms.log[start:end] if m.dir == "in" and m.type == 2 and (action is None or m.action == action)]
+
+
+def none_before_marker(csms, station, index, action, **marker_kw):
+    """True if the station sent no CALL of action between log position index (e.g. a Rejected trigger's
+    response) and a marker (see marker(): by default a triggered Heartbeat) sent afterwards. Order, not time:
+    no wait that a loaded machine could outlast."""
+    end = marker(csms, station, **marker_kw)
+    return not between(csms, index, end, action)
 
 
 def set_vars(csms, station, **kv):
