@@ -36,9 +36,24 @@ def micropython():
     return exe if os.path.exists(exe) else "micropython"
 
 
+_MPY = []
+
+
+def _mpy():
+    # The firmware as the board runs it, bytecode compiled ahead (tools/build_mpy.py, only what changed):
+    # a test's heap cap then measures the code and its data, not the compiler working on the sources.
+    if not _MPY:
+        sys.path.insert(0, os.path.join(ROOT, "tools"))
+        import build_mpy
+
+        _MPY.extend(build_mpy.build("host"))
+    return _MPY
+
+
 def micropypath(extra=()):
-    # .frozen keeps the port's frozen asyncio importable; firmware/ is the device's root.
-    parts = [".frozen", os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards", "host"), MP_DIR]
+    # .frozen keeps the port's frozen asyncio importable; firmware/ is the device's root. The .mpy build
+    # comes first; the sources stay on the path for the board scripts and anything not compiled.
+    parts = [".frozen"] + _mpy() + [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards", "host"), MP_DIR]
     return ":".join(list(extra) + parts)
 
 

@@ -50,6 +50,7 @@ class Keystore:
             # (Only parse errors: a MemoryError here must never cost us the key.)
             log.warn("certs", "dropping unreadable %s: %r", name, e)
             self.store.remove(name)
+            self._asked.pop(name.split(".")[0], None)  # nothing left to wait for
             return None
 
     def _save(self, name, d, pub, t, pem):
@@ -161,6 +162,7 @@ class Keystore:
                     self._save(slot + ".crt", rec["d"], (rec["x"], rec["y"]), clock.now(), chain)
                     if name.endswith(".pend"):
                         self.store.remove(name)
+                        self._asked.pop(slot, None)
                     log.info("certs", "certificate installed in slot %s", slot)
                     return ACCEPTED, None
         log.warn("certs", "CertificateSigned for a key we do not hold")

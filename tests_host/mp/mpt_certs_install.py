@@ -128,8 +128,8 @@ async def test_damaged_key_file_is_dropped_not_fatal():
     ks = _ks()
     await ks.make_csr(CS, "SN1", "Org")
     ks.store.write("cs.pend", b'{"d": "zz"')
-    eq(ks.can_request(CS, "SN1", "Org"), (True, None))
     eq(ks.install(CS, _fake_cert(1, 2)), (REJECTED, "NoPendingRequest"))
+    eq(ks.can_request(CS, "SN1", "Org"), (True, None))  # nothing left to wait for: not blocked
 
 
 def test_der_reader_bounds_and_times():
