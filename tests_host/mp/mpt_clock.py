@@ -1,7 +1,7 @@
 import clock
 from mptest import eq, raises
 
-HEAP = "64K"
+HEAP = "32K"
 
 
 def test_format_known_instants():

@@ -9,7 +9,7 @@ from ocppj.rpc import Rpc
 from station.device_model import DeviceModel
 from station.outbox import Outbox
 
-HEAP = "192K"
+HEAP = "128K"
 TIMEOUT = 30
 _CS = {"model": "T", "vendorName": "V"}
 _FAST = {"OCPPCommCtrlr.RetryBackOffWaitMinimum": 0, "OCPPCommCtrlr.RetryBackOffRandomRange": 0,

@@ -4,7 +4,7 @@ from mptest import eq
 from station.device_model import DeviceModel
 from station.store import Store
 
-HEAP = "64K"
+HEAP = "48K"
 _ROOT = "/tmp/mpt_dm"
 
 

@@ -6,7 +6,7 @@ from mptest import eq
 from ocppj import ws as wsmod
 from ocppj.rpc import CallError, CallTimeout, Rpc
 
-HEAP = "224K"
+HEAP = "192K"
 
 
 class Link:

@@ -8,7 +8,7 @@ import hoststation as hs
 from hoststation import queued
 from mptest import eq
 
-HEAP = "256K"  # the whole station compiled from source in this process (frozen/.mpy on a board)
+HEAP = "256K"  # the whole station: bytecode (.mpy) sits in the heap under the Unix port
 TIMEOUT = 60
 
 

@@ -6,7 +6,7 @@ from station.store import Store
 from station.tx import Transactions
 from station.txq import TxQueue
 
-HEAP = "96K"
+HEAP = "64K"
 _ROOT = "/tmp/mpt_tx"
 
 
