@@ -1,13 +1,14 @@
-# MicroPython entry for the OCPP-J integration tests: rpc + conn + outbox + device model, nothing else.
+# MicroPython entry for the TLS handshake tests (test_ws_tls.py): the firmware's OCPP-J connection alone
+# (rpc + conn + outbox + device model) with a client certificate, which tools/sim.py does not take.
+# No station behaviour here, and no handler of its own: a test of what the station does or answers runs the
+# real station through tools/sim.py (tests_host/station_bench.py).
 #   micropython station_conn.py <config.json>     (a file: this Unix port dies on argv items >= 256 chars)
-# config: url, id, dm ({"Component.Variable[.Instance]": value}), reset, max_size, ca (DER file), cert/key,
-#         slow ({action: seconds a handler takes}).
+# config: url, id, dm ({"Component.Variable[.Instance]": value}), reset, max_size, ca (DER file), cert/key.
 # Prints the firmware log to stdout; tests read it for "E " lines and tracebacks.
 import asyncio
 import json
 import sys
 
-import clock
 import log
 from ocppj.conn import Conn
 from ocppj.rpc import Rpc
@@ -33,41 +34,8 @@ def main():
         key = read(cfg["key"]) if cfg.get("key") else None
         ssl = tls_context(read(cfg["ca"]), cert, key)
     cs = {"model": "HostTest", "vendorName": "ocpp-station", "serialNumber": "SN-T1", "firmwareVersion": "0.1"}
-    conn = None
-
-    def accepted():
-        # B01.FR.05: the status of every connector after an Accepted boot.
-        ob.put("StatusNotification", {"timestamp": clock.rfc3339(), "connectorStatus": "Available",
-                                      "evseId": 1, "connectorId": 1}, key=("StatusNotification", 1, 1))
-
     conn = Conn(dm, rpc, ob, cfg["url"], cfg["id"], cs, cfg.get("reset", "PowerUp"), ssl=ssl,
-                on_accepted=accepted, max_size=cfg.get("max_size", 16384))
-    slow = cfg.get("slow", {})
-
-    async def pause(action):
-        if action in slow:
-            await asyncio.sleep(slow[action])
-
-    async def trigger(p):
-        await pause("TriggerMessage")
-        kind = p["requestedMessage"]
-        if kind == "Heartbeat":
-            return {"status": "Accepted"}, lambda: ob.put("Heartbeat", {}, triggered=True, key="Heartbeat")
-        if kind == "BootNotification":
-            if conn.boot_accepted:
-                return {"status": "Rejected"}
-            return {"status": "Accepted"}, lambda: conn.send_boot("Triggered")
-        if kind == "StatusNotification":
-            return {"status": "Accepted"}, accepted
-        return {"status": "NotImplemented"}
-
-    async def getvars(p):
-        await pause("GetVariables")
-        return dm.get_variables(p)
-
-    rpc.on("TriggerMessage", trigger)
-    rpc.on("GetVariables", getvars)
-    rpc.on("SetVariables", dm.set_variables)
+                max_size=cfg.get("max_size", 16384))
 
     async def run():
         asyncio.create_task(ob.run())

@@ -1,4 +1,5 @@
-"""Run tests_host/peers/station_conn.py (rpc + conn + outbox) under the Unix port as a subprocess."""
+"""Run tests_host/peers/station_conn.py (rpc + conn + outbox, no handlers) under the Unix port as a subprocess:
+for the TLS handshake tests only (a client certificate). Station behaviour is tested on tools/sim.py."""
 
 import json
 import os
