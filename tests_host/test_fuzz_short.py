@@ -30,6 +30,8 @@ def tight():
     f.close()
 
 
+# pinned: the same inputs every run, so a failure replays (fuzz_ws prints the seed of each run)
+SEED_WARM, SEED_RUN = 60101, 60102
 KINDS = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "TransactionEvent",
          "LogStatusNotification", "FirmwareStatusNotification", "SignChargingStationCertificate",
          "SignV2GCertificate", "SignCombinedCertificate", "PublishFirmwareStatusNotification")
@@ -43,12 +45,12 @@ def test_fuzz_short(fz):
     fz.call("CertificateSigned", {"certificateChain": "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----"})
     for action in fuzz_ws.ACTIONS:  # each action's schema table is decoded on its first use
         fz.call(action, {})
-    fz.fuzz(100, seed=None)
+    fz.fuzz(100, seed=SEED_WARM)
     time.sleep(1.2)
     warm_index = len(fz.heap_live())
-    fz.fuzz(150, seed=None)
+    fz.fuzz(150, seed=SEED_RUN)
     time.sleep(3)
-    assert not fz.failures, "\n".join(fz.failures[:5])
+    assert not fz.failures, "seeds %d, %d:\n%s" % (SEED_WARM, SEED_RUN, "\n".join(fz.failures[:5]))
     assert fz.unanswered == 0
     assert sum(v[0] for v in fz.stats.values()) == 250
     warm, end, grew = fuzz_ws.heap_verdict(fz.heap_live(), warm_index)

@@ -2,6 +2,9 @@
 
     .venv/bin/python tools/fuzz_ws.py [--examples 10000] [--seed N]
 
+Every run prints its seed ("fuzz_ws: seed N ..."), also one chosen at random when --seed is absent (make fuzz);
+--seed N replays that run's inputs (the warm-up uses seed N, the main run N + 1).
+
 The station is the product: tools/sim.py (firmware .mpy under the Unix port, pymodbus meter, 1 EVSE), with
 firmware/heapmon.py logging its live heap every second. The CSMS is the raw-frame AuditServer of
 tests_host/peers/wsserver.py (answers the station's CALLs, checks them against the official schemas).
@@ -21,6 +24,7 @@ import asyncio
 import collections
 import json
 import os
+import random
 import re
 import sys
 import threading
@@ -32,6 +36,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests_host"))
 
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
+from hypothesis import seed as hypothesis_seed  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import benchkit  # noqa: E402
@@ -281,18 +286,23 @@ class Fuzzer:
             self.problems_seen = len(bad)
 
     def fuzz(self, examples, seed=None, max_depth=9000, max_id=12000):
+        """Send examples inputs drawn with this seed (None: a random one); prints and returns the seed, so
+        a failing run replays with the same inputs."""
+        if seed is None:
+            seed = random.SystemRandom().randrange(1 << 32)
+        print("fuzz_ws: seed %d, %d examples (replay: fuzz(%d, seed=%d))" % (seed, examples, examples, seed),
+              flush=True)
+
         # generate only: shrinking would replay inputs against a station whose state has moved on
+        @hypothesis_seed(seed)
         @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck),
-                  derandomize=seed is not None, phases=[Phase.generate])
+                  phases=[Phase.generate])
         @given(c=case(max_depth, max_id))
         def go(c):
             self.one(c)
 
-        if seed is not None:
-            import random
-
-            random.seed(seed)
         go()
+        return seed
 
     def problems(self):
         return [ln for ln in list(self.st.lines) if BAD_LINE.match(ln)]
@@ -328,19 +338,22 @@ def _failure_kind(f):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--examples", type=int, default=10000)
-    ap.add_argument("--seed", type=int, help="derandomize (same inputs every run)")
+    ap.add_argument("--seed", type=int, help="replay a run (default: a random seed, printed)")
     ap.add_argument("--max-depth", type=int, default=9000, help="deepest JSON nesting sent")
     ap.add_argument("--echo", action="store_true", help="print the station log")
     ap.add_argument("--heap", default="256K", help="the station's -X heapsize (tools/sim.py's default: 256K)")
     a = ap.parse_args()
+    base = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 31)
+    print("fuzz_ws: seed %d (replay: tools/fuzz_ws.py --seed %d --examples %d%s)" % (
+        base, base, a.examples, "" if a.heap == "256K" else " --heap " + a.heap), flush=True)
     fz = Fuzzer(heap=a.heap, echo=a.echo).start()
     t0 = time.time()
     err = None
     try:
-        fz.fuzz(min(300, a.examples), a.seed, a.max_depth)  # warm-up: lazy imports, first-use tables
+        fz.fuzz(min(300, a.examples), base, a.max_depth)  # warm-up: lazy imports, first-use tables
         time.sleep(2.5)
         warm_index = len(fz.heap_live())
-        fz.fuzz(max(a.examples - 300, 1), a.seed, a.max_depth)
+        fz.fuzz(max(a.examples - 300, 1), base + 1, a.max_depth)
         time.sleep(3)
         probe = fz.call("GetVariables", PROBE)
         assert probe and probe[0] == 3, probe
@@ -356,7 +369,8 @@ def main():
     rows = [(k, v[0], v[1]) for k, v in sorted(fz.stats.items())]
     text = benchkit.table(("input kind", "examples", "station reconnected after"), rows + [("total", total, sum(
         v[1] for v in fz.stats.values()))])
-    text += "\n\n%d examples in %.0f s; well-framed CALLs unanswered: %d; failures: %d; station log errors: %d" % (
+    text += "\n\nseed %d (replay: --seed %d)" % (base, base)
+    text += "\n%d examples in %.0f s; well-framed CALLs unanswered: %d; failures: %d; station log errors: %d" % (
         total, wall, fz.unanswered, len(fz.failures), len(fz.problems()))
     if warm is not None:
         text += "\nlive heap after warm-up %d B, at the end %d B (%+d B; tolerance %d B): %s" % (
@@ -371,7 +385,7 @@ def main():
         text += "\n\n" + benchkit.table(("failure", "count", "first example"), [
             (k, n, firsts[k][:160].replace("|", "/")) for k, n in kinds.most_common()])
     data = {"examples": total, "by_kind": {k: {"n": v[0], "reconnects": v[1]} for k, v in fz.stats.items()},
-            "failures": {k: [n, firsts[k]] for k, n in kinds.items()}, "unanswered": fz.unanswered,
+            "failures": {k: [n, firsts[k]] for k, n in kinds.items()}, "unanswered": fz.unanswered, "seed": base,
             "heap_warm": warm, "heap_end": end,
             "heap_grew": grew, "wall_s": wall, "error": repr(err) if err else None}
     name = "fuzz" if a.heap == "256K" else "fuzz-" + a.heap.lower()
