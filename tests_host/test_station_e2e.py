@@ -4,11 +4,12 @@ Unix port with a heap cap (tools/sim.py), against the `ocpp` package CSMS and py
 
 import json
 import os
+import re
 import sys
 import time
 
 import pytest
-from station_bench import CSMS, ROOT, Station, payloads, set_vars
+from station_bench import CSMS, ROOT, Station, between, marker, payloads, set_vars
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import sim  # noqa: E402
@@ -49,10 +50,27 @@ def bench():
         assert not st.problems(), "\n".join(st.problems())
 
 
+def inputs_seen(st, evse, status, charging=False):
+    """A pattern for the station's log line once its inputs show this state of the EVSE."""
+    return re.compile(r"inputs: evse %d: %s%s$" % (evse, status, " charging" if charging else ""))
+
+
+def bench_then_seen(st, evse, status, charging=False, **cmd):
+    """A bench command, then wait until the station's inputs have seen its effect (not a guessed pause)."""
+    n = st.mark()
+    st.cmd(evse=evse, **cmd)
+    st.wait_log(inputs_seen(st, evse, status, charging), since=n)
+
+
 def plug_and_charge(st, evse, power_w):
-    st.cmd(cmd="plug", evse=evse)
-    st.wait_log("inputs: evse %d: Occupied" % evse)  # a transaction starts at EVConnected
+    bench_then_seen(st, evse, "Occupied", cmd="plug")  # a transaction starts at EVConnected
     st.cmd(cmd="charge", evse=evse, power_w=power_w)
+
+
+def wait_answered(csms, action):
+    """Until the CSMS has answered every CALL of action the station sent so far (it will not come again)."""
+    ids = [m.id for m in csms.messages(action)]
+    csms.wait(lambda log: set(ids) <= {m.id for m in log if m.dir == "out" and m.type == 3})
 
 
 def energy(ev):
@@ -138,8 +156,7 @@ def test_full_transaction_periodic_values_and_measurands(bench):
         assert set_vars(csms, "CS-TX", SampledDataCtrlr__TxUpdatedMeasurands="Current.Import,Voltage") == ["Accepted"]
         n = len(payloads(csms, "TransactionEvent"))
         csms.wait(lambda log: len(payloads(csms, "TransactionEvent")) >= n + 2, timeout=10)
-        st.cmd(cmd="charge", evse=1, power_w=0)  # the EV pauses
-        time.sleep(0.5)
+        bench_then_seen(st, 1, "Occupied", cmd="charge", power_w=0)  # the EV pauses
         st.cmd(cmd="unplug", evse=1)
         csms.wait(lambda log: any(p["eventType"] == "Ended" for p in payloads(csms, "TransactionEvent")), timeout=10)
         evs = payloads(csms, "TransactionEvent")
@@ -171,22 +188,22 @@ def test_csms_down_during_transaction_then_back(bench):
         set_vars(csms, "CS-OFF", OCPPCommCtrlr__RetryBackOffWaitMinimum=1, OCPPCommCtrlr__RetryBackOffRandomRange=0)
         plug_and_charge(st, 1, 7400)
         csms.wait(lambda log: len(payloads(csms, "TransactionEvent")) >= 2)
-        time.sleep(0.5)  # answered: an event the CSMS never confirmed would rightly be sent again
+        wait_answered(csms, "TransactionEvent")  # an event the CSMS never confirmed would rightly come again
+        n = st.mark()
         csms.stop()
-        time.sleep(0.5)
-        st.cmd(cmd="charge", evse=1, power_w=0)
-        time.sleep(0.3)
-        st.cmd(cmd="charge", evse=1, power_w=3000)
-        time.sleep(0.3)
-        st.cmd(cmd="unplug", evse=1)
-        time.sleep(1)
+        st.wait_log("reconnect in", since=n)  # the station knows it is offline
+        bench_then_seen(st, 1, "Occupied", cmd="charge", power_w=0)
+        bench_then_seen(st, 1, "Occupied", charging=True, cmd="charge", power_w=3000)
+        bench_then_seen(st, 1, "Available", cmd="unplug")
         csms2 = CSMS(interval=300, port=port).start()
         try:
             csms2.wait(lambda log: any(p["eventType"] == "Ended" for p in payloads(csms2, "TransactionEvent")),
                        timeout=20)
             before, after = payloads(csms, "TransactionEvent"), payloads(csms2, "TransactionEvent")
             assert_transactions_whole(before + after)
-            assert [e["transactionInfo"]["chargingState"] for e in after] == ["SuspendedEV", "Charging", "Charging"]
+            # paused, charging again, cable out (chargingState Idle: no EV connected any more, since 0c257dd)
+            assert [(e["eventType"], e["transactionInfo"]["chargingState"]) for e in after] == [
+                ("Updated", "SuspendedEV"), ("Updated", "Charging"), ("Ended", "Idle")]
             assert all(e.get("offline") is True for e in after)  # happened while the CSMS was away
             assert not any(e.get("offline") for e in before)
             assert not csms2.messages("BootNotification")  # same boot: no new BootNotification
@@ -207,7 +224,7 @@ def test_power_cut_while_offline_loses_nothing(bench, tmp_path):
                  SampledDataCtrlr__TxUpdatedInterval=1)
         plug_and_charge(st, 1, 7400)
         csms.wait(lambda log: len(payloads(csms, "TransactionEvent")) >= 2)
-        time.sleep(0.5)  # answered: an event the CSMS never confirmed would rightly be sent again
+        wait_answered(csms, "TransactionEvent")  # an event the CSMS never confirmed would rightly come again
         csms.stop()
         time.sleep(3.5)  # periodic events pile up in the on-flash queue
         st.cmd(cmd="power_cut")
@@ -216,11 +233,14 @@ def test_power_cut_while_offline_loses_nothing(bench, tmp_path):
         time.sleep(1.5)
         csms2 = CSMS(interval=300, port=port).start()
         try:
-            csms2.wait(lambda log: any(p["eventType"] == "Started" for p in payloads(csms2, "TransactionEvent"))
-                       and any(p["eventType"] == "Ended" for p in payloads(csms2, "TransactionEvent")), timeout=30)
-            time.sleep(1)
+            def tx_ids(evs, ended=False):
+                return {p["transactionInfo"]["transactionId"] for p in evs if not ended or p["eventType"] == "Ended"}
+
+            # each cut ends the running transaction; each boot starts one for the EV still plugged in: three
+            # transactions, two ended (waited for as such, not for a pause after the first ones)
+            csms2.wait(lambda log: (lambda evs: len(tx_ids(evs)) >= 3 and len(tx_ids(evs, True)) >= 2)(
+                payloads(csms, "TransactionEvent") + payloads(csms2, "TransactionEvent")), timeout=30)
             by_id = assert_transactions_whole(payloads(csms, "TransactionEvent") + payloads(csms2, "TransactionEvent"))
-            # each cut ends the running transaction; each boot starts one for the EV still plugged in
             assert len(by_id) == 3
             ended = [t for t in by_id.values() if t[-1]["eventType"] == "Ended"]
             assert len(ended) == 2
@@ -301,9 +321,13 @@ def test_change_availability_waits_for_the_running_transaction(bench):
         csms.wait_for("StatusNotification")
         plug_and_charge(st, 1, 7400)
         csms.wait_for("TransactionEvent", 2)
+        n = len(csms.log)
         r = csms.call("CS-AV2", "ChangeAvailability", {"operationalStatus": "Inoperative"})
         assert r == {"status": "Scheduled"}
-        time.sleep(1.5)
+        time.sleep(1.5)  # a ticker round or two (it applies waiting wishes): room for a wrong Unavailable
+        # none before a later trigger's Heartbeat (the outbox sends in order): still Occupied
+        assert not [m for m in between(csms, n, marker(csms, "CS-AV2"), "StatusNotification")
+                    if m.payload["connectorStatus"] != "Occupied"]
         assert [m.payload["connectorStatus"] for m in csms.messages("StatusNotification")][-1] == "Occupied"
         st.cmd(cmd="unplug", evse=1)
         csms.wait(lambda log: [m.payload["connectorStatus"] for m in csms.messages("StatusNotification")][-1:]

@@ -60,12 +60,14 @@ class Station:
                 self._cond.notify_all()
 
     def wait_log(self, text, timeout=15, since=0):
-        """The first log line containing text, from line number since on (see mark()); waits for it."""
+        """The first log line containing text (or matching it, a compiled re), from line number since on
+        (see mark()); waits for it."""
+        found = text.search if isinstance(text, re.Pattern) else (lambda ln: text in ln)
         end = time.time() + timeout
         with self._cond:
             while True:
                 for ln in self.lines[since:]:
-                    if text in ln:
+                    if found(ln):
                         return ln
                 if self.proc.poll() is not None or time.time() > end:
                     raise TimeoutError("%r not in station log:\n%s" % (text, "\n".join(self.lines[-40:])))
