@@ -35,6 +35,7 @@ from ocppj.wsframe import Closed
 
 _TAG = "rpc"
 _MAX_IN = 4  # incoming CALLs handled at once; Part 4 allows the CSMS one, more only costs RAM
+_DEEP = 64  # nesting beyond any OCPP 2.0.1 message (the schemas go about 8 deep)
 _CALL = 2
 _RESULT = 3
 _ERROR = 4
@@ -53,6 +54,29 @@ def _valid_utf8(b):
             b[i : i + 3] = b"\xef\xbf\xbd"
         i = b.find(b"\xed", i + 1)
     return b
+
+
+def _depth(text):
+    """Deepest nesting of [ and { outside strings (only counted after a MemoryError: rare, and short)."""
+    d = hi = 0
+    q = esc = False
+    for c in text:
+        if q:
+            if esc:
+                esc = False
+            elif c == "\\":
+                esc = True
+            elif c == '"':
+                q = False
+        elif c == '"':
+            q = True
+        elif c in "[{":
+            d += 1
+            if d > hi:
+                hi = d
+        elif c in "]}":
+            d -= 1
+    return hi
 
 
 def _peek_id(text):
@@ -170,13 +194,20 @@ class Rpc:
             await self._error("-1", "RpcFrameworkError", "message is not valid JSON")
             return
         except MemoryError:
-            # Deep nesting grows the parser's stack past the heap. The message is bad input, not a bug:
-            # answer it by the id read off its first bytes, and go on.
+            # Not a bug: deep nesting grows the parser's stack past the heap (bad input: FormatViolation),
+            # or a big, well-formed message finds too little heap left (ours: InternalError). Answer it
+            # by the id read off its first bytes, and go on.
             gc.collect()
             mid = _peek_id(text)
-            log.warn(_TAG, "<- message too deeply nested to parse (%d bytes), id %s", len(text), mid)
-            await self._error(mid, "FormatViolation" if mid != "-1" else "RpcFrameworkError",
-                              "message too deeply nested")
+            deep = _depth(text) > _DEEP
+            log.warn(_TAG, "<- message %s to parse (%d bytes), id %s",
+                     "too deeply nested" if deep else "too big for the free memory", len(text), mid)
+            if mid == "-1":
+                await self._error(mid, "RpcFrameworkError", "message could not be parsed")
+            elif deep:
+                await self._error(mid, "FormatViolation", "message too deeply nested")
+            else:
+                await self._error(mid, "InternalError", "not enough memory to parse the message")
             return
         if not isinstance(msg, list) or len(msg) < 3 or not isinstance(msg[1], str) or not msg[1] or len(msg[1]) > 36:
             mid = msg[1] if isinstance(msg, list) and len(msg) > 1 and isinstance(msg[1], str) and msg[1] else "-1"

@@ -251,3 +251,30 @@ async def test_too_deeply_nested_call_is_answered_not_crashing():
     eq(out[:2], [3, "ok-1"])
     link.close()
     await task
+
+
+async def test_no_memory_to_parse_a_flat_message_is_our_error_not_the_csmss():
+    import ocppj.rpc as rpcmod
+
+    rpc, link, task = await setup(Heartbeat=lambda p: {"currentTime": "2026-01-01T00:00:00Z"})
+    real = rpcmod.json
+
+    class Tight:  # the heap left cannot hold the parsed message, whatever its shape
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def loads(self, text):
+            raise MemoryError()
+
+    rpcmod.json = Tight()
+    try:
+        flat = '[2, "big-1", "DataTransfer", {"vendorId": "x", "data": "%s"}]' % ("y" * 8000)
+        out = await answer(link, flat)
+        eq(out[:3], [4, "big-1", "InternalError"])  # a well-formed message: not a FormatViolation
+        deep = '[2, "deep-2", "TriggerMessage", ' + "[" * 100 + "]" * 100 + "]"
+        out = await answer(link, deep)
+        eq(out[:3], [4, "deep-2", "FormatViolation"])
+    finally:
+        rpcmod.json = real
+    link.close()
+    await task
