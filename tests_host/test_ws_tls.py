@@ -67,7 +67,12 @@ def pki(tmp_path_factory):
     return d, ctx
 
 
-def _run(pki, host, ca, ctx=None, **kw):
+HANG_S = 60  # only against a hang: each wait below ends on an event, not on a time
+
+
+def _run(pki, host, ca, refused=False, ctx=None, **kw):
+    """Start the station against a TLS server; wait for its first message, or (refused) for that or its log
+    line that the connection failed. Returns (the CALLs the server got by then, the station log)."""
     d, server_ctx = pki
     ctx = ctx or server_ctx
 
@@ -75,8 +80,10 @@ def _run(pki, host, ca, ctx=None, **kw):
         srv = await AuditServer(ssl=ctx).start()
         st = Station("wss://%s:%d" % (host, srv.port), ca=str(d / ca), **kw).start()
         try:
-            t0 = time.time()
-            while not srv.messages and time.time() - t0 < 4:
+            end = time.monotonic() + HANG_S
+            while not (srv.messages or refused and _connect_failed(st.output())):
+                assert st.p.poll() is None, "station exited:\n" + st.output()
+                assert time.monotonic() < end, "neither a message nor a failed connect:\n" + st.output()
                 await asyncio.sleep(0.05)
             return [m[2] for m in srv.messages if m[0] == 2], st.output()
         finally:
@@ -86,18 +93,22 @@ def _run(pki, host, ca, ctx=None, **kw):
     return asyncio.run(go())
 
 
+def _connect_failed(out):
+    return any(" W conn: connect to " in ln and " failed: " in ln for ln in out.splitlines())
+
+
 def test_right_ca_and_host_name_connect(pki):
     sent, out = _run(pki, "localhost", "ca.der")
     assert sent[:1] == ["BootNotification"], out
 
 
 def test_wrong_ca_is_refused(pki):
-    sent, out = _run(pki, "localhost", "other.der")
+    sent, out = _run(pki, "localhost", "other.der", refused=True)
     assert sent == [] and "not correctly signed by the trusted CA" in out, out
 
 
 def test_wrong_host_name_is_refused(pki):
-    sent, out = _run(pki, "127.0.0.1", "ca.der")
+    sent, out = _run(pki, "127.0.0.1", "ca.der", refused=True)
     assert sent == [] and "Common Name (CN) does not match" in out, out
 
 
@@ -107,7 +118,7 @@ def test_client_certificate_for_security_profile_3(pki):
     ctx.load_cert_chain(str(d / "server.pem"), str(d / "server.key"))
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.load_verify_locations(str(d / "ca.pem"))
-    sent, out = _run(pki, "localhost", "ca.der", ctx=ctx)
+    sent, out = _run(pki, "localhost", "ca.der", refused=True, ctx=ctx)
     assert sent == [], out  # no client certificate: the server refuses the handshake
     sent, out = _run(pki, "localhost", "ca.der", ctx=ctx, cert=str(d / "client.der"), key=str(d / "client.key.der"))
     assert sent[:1] == ["BootNotification"], out
