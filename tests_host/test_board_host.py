@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 from mpharness import ROOT, micropypath, micropython
 
@@ -12,7 +11,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import bench  # noqa: E402
 
 SCRIPT = r"""
-import asyncio, json, time
+import asyncio, json, os, time
 import board
 from hw import inputs
 cfg = json.loads(%r)
@@ -21,11 +20,21 @@ print("BOARD", b.name, b.reset_cause, b.root, sorted(b.inputs), b.uart, b.wdt, j
 ins = inputs.Inputs(b.inputs, period_ms=10, samples=3)
 ins.subscribe(lambda e, c, st, pl, ch: print("EV", e, c, st, int(pl), int(ch)))
 
+def told_to_stop():
+    try:
+        os.stat(cfg["stop"])
+        return True
+    except OSError:
+        return False
+
 async def main():
     t = asyncio.create_task(ins.run())
-    await asyncio.sleep_ms(50)
+    await asyncio.sleep_ms(0)  # run() goes first: its first sample, the start state, is taken before it waits
     print("READY")
-    await asyncio.sleep_ms(cfg["run_ms"])
+    t0 = time.ticks_ms()
+    # until the test has seen what it waits for and says so; the bound only ends a hung test
+    while not told_to_stop() and time.ticks_diff(time.ticks_ms(), t0) < cfg["hang_ms"]:
+        await asyncio.sleep_ms(10)
     print("FINAL", json.dumps([ins.state(e) for e in (1, 2)]))
 
 asyncio.run(main())
@@ -35,27 +44,36 @@ asyncio.run(main())
 def test_bench_file_drives_the_connector_inputs(tmp_path):
     d = str(tmp_path)
     bench.set_inputs(d, 2, plug=1)  # EVSE 2 already plugged at boot: the start state, no event
-    cfg = {"dir": d, "evses": [1, 2], "reset_cause": "Watchdog", "meters": {"2": ["EM340", 7]}, "run_ms": 2000}
+    stop = os.path.join(d, "stop")
+    cfg = {"dir": d, "evses": [1, 2], "reset_cause": "Watchdog", "meters": {"2": ["EM340", 7]}, "stop": stop,
+           "hang_ms": 60000}
     p = subprocess.Popen(
         [micropython(), "-X", "heapsize=64K", "-c", SCRIPT % json.dumps(cfg)],
         env=dict(os.environ, MICROPYPATH=micropypath()), cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines = []
-    try:
+
+    def until(prefix):
+        # the next line starting with prefix (the process ends at the latest after hang_ms)
         while True:
             ln = p.stdout.readline()
             assert ln, "".join(lines)
             lines.append(ln)
-            if ln.startswith("READY"):
-                break
+            if ln.startswith(prefix):
+                return ln
+
+    try:
+        until("READY")
+        # each change of the bench file is seen as its own event before the next one is made: order, no pause
         bench.set_input(d, 1, "plug", 1)
-        time.sleep(0.3)
+        until("EV ")
         bench.set_inputs(d, 1, charging=1)
-        time.sleep(0.3)
+        until("EV ")
         bench.set_input(d, 2, "fault", 1)
-        time.sleep(0.3)
-        out = "".join(lines) + p.communicate(timeout=10)[0]
+        until("EV ")
+        open(stop, "w").close()
+        out = "".join(lines) + p.communicate(timeout=60)[0]
     finally:
         p.kill()
     assert "BOARD host Watchdog %s [1, 2] None None {\"2\": [\"EM340\", 7]}" % d in out, out
