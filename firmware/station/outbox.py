@@ -27,7 +27,9 @@
 # answered CALLERROR, did not answer in time, or the item was discarded. RAM items are not retried.
 # Source items (TransactionEvent) are retried per OCPPCommCtrlr.MessageAttempts/MessageAttemptInterval
 # (instance TransactionEvent) on CALLERROR/timeout, then given up (logged); after a disconnect they simply
-# wait for the next "accepted". RAM items go first, then the source in its own order.
+# wait for the next "accepted". RAM items go first, then the source in its own order. An exception of our
+# own while sending (MemoryError, a bug) loses nothing: the message waits a second and goes again (a
+# triggered one is answered None).
 import asyncio
 
 import clock
@@ -180,9 +182,7 @@ class Outbox:
                     log.exc(_TAG, e, "answered hook")
         except NotConnected:
             return  # stays queued for the next connection
-        except Exception as e:  # CALLERROR, timeout, or a bug: the retry policy decides, never a loop
-            if not isinstance(e, (CallError, CallTimeout)):
-                log.exc(_TAG, e, "TransactionEvent " + name)
+        except (CallError, CallTimeout) as e:  # the CSMS's answer (or none): the retry policy decides
             self._tries += 1
             attempts, interval = self._attempts()
             if self._tries < attempts:
@@ -213,8 +213,12 @@ class Outbox:
                 log.info(_TAG, "%s dropped: connection lost", it.action)
             except (CallError, CallTimeout) as e:
                 log.warn(_TAG, "%s not answered: %r", it.action, e)
-            except Exception as e:  # a bug: the item still gets its answer (a BootNotification retries)
-                log.exc(_TAG, e, it.action)
+            except Exception:  # our fault (no memory, a bug): a spontaneous message waits and goes again,
+                if _replayable(it):  # the others get their answer (a BootNotification is retried by conn)
+                    self.items.insert(0, it)
+                else:
+                    _done(it, None)
+                raise  # run() logs it and pauses
             _done(it, res)
             return True
         src, head = self._source_head()
@@ -229,8 +233,8 @@ class Outbox:
             try:
                 if await self.step():
                     continue
-            except Exception as e:  # a bug here must not stop the station from sending
-                log.exc(_TAG, e)
+            except Exception as e:  # our fault, not the CSMS's (no memory, a bug): never drop, pause
+                log.exc(_TAG, e)  # a TransactionEvent stays at the head, its attempts uncounted
                 await asyncio.sleep(1)
                 continue
             # Nothing sendable: wait for new work, a state change, or a source retry coming due.

@@ -122,18 +122,50 @@ async def test_reserved_room_is_kept_for_the_triggered_message():
     assert not ob.reserve(1)
 
 
-async def test_a_bug_in_the_sender_still_answers_the_item():
-    class Broken(Rpc):
-        async def call(self, action, payload):
-            raise TypeError("bug")
+async def test_our_own_failure_while_sending_loses_nothing():
+    class Tight(Rpc):  # the station's own fault on the first try of each message: no memory
+        def __init__(self):
+            super().__init__()
+            self.seen = set()
 
-    ob = Outbox(Broken())
+        async def call(self, action, payload):
+            if action not in self.seen:
+                self.seen.add(action)
+                raise MemoryError()
+            return await super().call(action, payload)
+
+    rpc = Tight()
+
+    class DM:
+        def get(self, c, v, i=None):
+            return {"MessageAttempts": 1, "MessageAttemptInterval": 0}[v]
+
+    ob = Outbox(rpc, DM())
+    src = Src(["q1"])
+    ob.add_source(src)
     got = []
     ob.put("BootNotification", {}, triggered=True, on_result=got.append)
     ob.set_state("booting")
-    await drain(ob)
+    await _fails(ob)
     eq(got, [None])  # the boot's callback ran: conn schedules the retry instead of staying "booting"
-    eq(ob.items, [])
+    ob.set_state("accepted")
+    ob.put("StatusNotification", {"s": 1})
+    await _fails(ob)
+    eq([i.action for i in ob.items], ["StatusNotification"])  # still queued
+    assert await ob.step()
+    await _fails(ob)  # the TransactionEvent, first try
+    eq(src.q, ["q1"])  # not given up although only one attempt is allowed: it was not the CSMS's answer
+    await drain(ob)
+    eq(src.q, [])
+    eq([a for a, _ in rpc.sent], ["StatusNotification", "TransactionEvent"])
+
+
+async def _fails(ob):
+    try:
+        await ob.step()
+    except MemoryError:
+        return
+    raise AssertionError("no MemoryError")
 
 
 async def test_timestamps_wait_for_a_known_clock():
