@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 from mpharness import ROOT, micropypath, micropython, run_mp
@@ -12,8 +11,12 @@ from mpharness import ROOT, micropypath, micropython, run_mp
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 from meter_sim import MeterSim  # noqa: E402
 
+HANG_MS = 60000  # only ends a hung script: every run below ends on an event
+
+# STATE: EVSE 1's reading changed between fresh and none; POLLS: the poller finished another round;
+# STOPPED: the poller was cancelled (stop_when_fresh); AGE: how old the reading was when it was first refused.
 SCRIPT = r"""
-import asyncio, gc, json, sys, time
+import asyncio, gc, json, os, sys, time
 import board
 from hw import meter_task, modbus
 a = json.loads(%r)
@@ -23,21 +26,35 @@ h0 = gc.mem_alloc()
 m = modbus.Master(b.uart, timeout_ms=100, retries=1)
 t = meter_task.MeterTask(m, b.meters, period_ms=a["period"], stale_ms=a.get("stale"))
 
+def told_to_stop():
+    try:
+        os.stat(a["stop"])
+        return True
+    except (KeyError, OSError):
+        return False
+
 async def main():
     task = asyncio.create_task(t.run())
     state = None
+    polls = t.polls
     t0 = time.ticks_ms()
-    while time.ticks_diff(time.ticks_ms(), t0) < a["run_ms"]:
+    while not told_to_stop() and time.ticks_diff(time.ticks_ms(), t0) < a["hang_ms"]:
         s = "FRESH" if t.reading(1) is not None else "NONE"
         if s != state:
             state = s
             sv = t.sample(1, ("Power.Active.Import",), "Trigger")
             print("STATE", s, json.dumps(sv))
-        await asyncio.sleep_ms(20)
-        if a.get("stop_at") and time.ticks_diff(time.ticks_ms(), t0) > a["stop_at"]:
+            if task is None and s == "NONE":
+                print("AGE", time.ticks_diff(time.ticks_ms(), t._t[1]))
+                break
+        if t.polls != polls:
+            polls = t.polls
+            print("POLLS", polls)
+        if a.get("stop_when_fresh") and task and s == "FRESH":
             task.cancel()
-            a["stop_at"] = None
+            task = None
             print("STOPPED")
+        await asyncio.sleep_ms(20)
     gc.collect()
     print("HEAP", gc.mem_alloc() - h0, t.polls)
     print("MEAS", json.dumps(t.measurands()))
@@ -59,6 +76,7 @@ def sim():
 def start(sim, **a):
     a.setdefault("meters", {"1": ["SDM630", 1], "2": ["EM340", 2]})
     a["path"] = sim.path
+    a["hang_ms"] = HANG_MS
     env = dict(os.environ, MICROPYPATH=micropypath())
     return subprocess.Popen(
         [micropython(), "-X", "heapsize=64K", "-c", SCRIPT % json.dumps(a)],
@@ -66,21 +84,26 @@ def start(sim, **a):
     )
 
 
-def wait_line(p, prefix, timeout=10):
+def _is(ln, text):
+    # a line of the script's own (it starts with text) or a log line of the firmware's that has it
+    return ln.startswith(text) or (ln[:1].isdigit() and text in ln)
+
+
+def wait_line(p, *texts):
+    """Read the script's output until a line for each of texts (see _is) has come, in any order; returns
+    (the last line for the first text, the lines read). The script ends at the latest after HANG_MS."""
     lines = []
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
+    while not all(any(_is(ln, t) for ln in lines) for t in texts):
         ln = p.stdout.readline()
         if not ln:
-            break
+            raise AssertionError("no %r line; got:\n%s" % (texts, "".join(lines)))
         lines.append(ln)
-        if ln.startswith(prefix):
-            return ln, lines
-    raise AssertionError("no %r line; got:\n%s" % (prefix, "".join(lines)))
+    return [ln for ln in lines if _is(ln, texts[0])][-1], lines
 
 
-def test_meter_down_is_logged_once_and_recovers_by_itself(sim):
-    p = start(sim, period=100, run_ms=3000)
+def test_meter_down_is_logged_once_and_recovers_by_itself(sim, tmp_path):
+    stop = str(tmp_path / "stop")
+    p = start(sim, period=100, stop=stop)
     out = []
     try:
         ln, got = wait_line(p, "STATE FRESH")
@@ -91,11 +114,14 @@ def test_meter_down_is_logged_once_and_recovers_by_itself(sim):
         sim.set_silent(True)  # both meters unplugged
         ln, got = wait_line(p, "STATE NONE")
         out += got
-        time.sleep(0.8)  # several more failing polls: still only one "down" line per meter
+        for _ in range(3):  # three more rounds of failing polls: still only one "down" line per meter
+            ln, got = wait_line(p, "POLLS")
+            out += got
         sim.set_silent(False)
-        ln, got = wait_line(p, "STATE FRESH")
+        ln, got = wait_line(p, "STATE FRESH", "EM340 unit 2 answers again")  # EVSE 2's meter is polled after 1's
         out += got
-        rest = p.communicate(timeout=10)[0]
+        open(stop, "w").close()
+        rest = p.communicate(timeout=60)[0]
     finally:
         p.kill()
     text = "".join(out) + rest
@@ -111,12 +137,13 @@ def test_meter_down_is_logged_once_and_recovers_by_itself(sim):
 
 
 def test_reading_goes_stale_when_polling_stops(sim):
-    # the poller is cancelled at 500 ms: the cached value must not be served past stale_ms
-    p = start(sim, period=100, stale=400, run_ms=1400, stop_at=500)
-    text = p.communicate(timeout=20)[0]
+    # the poller is cancelled once it has a reading: the cached value must not be served past stale_ms
+    p = start(sim, period=100, stale=400, stop_when_fresh=True)
+    text = p.communicate(timeout=HANG_MS // 1000 + 30)[0]
     states = [ln.split()[1] for ln in text.splitlines() if ln.startswith("STATE")]
     assert states == ["NONE", "FRESH", "NONE"] or states == ["FRESH", "NONE"], text
-    assert "STOPPED" in text
+    assert text.index("STOPPED") < text.rindex("STATE NONE"), text
+    assert int(text.split("AGE ")[1].split()[0]) > 400, text  # refused only once older than stale_ms
 
 
 def test_unknown_model_is_refused_at_start():
