@@ -4,6 +4,7 @@ and with it away, reconnects. No message may carry a time from the station's uns
 other moment before this test began), times never go back within a transaction (Ended never precedes
 Started), and the clock's jump from 2000 to now produces no off-grid clock-aligned MeterValues."""
 
+import re
 import time
 
 import pytest
@@ -23,6 +24,25 @@ def stamps(csms):
         for mv in p.get("meterValue", []):
             out.append((mv["timestamp"], m.action))
     return out
+
+
+def wait_answered(csms, action):
+    """Until the CSMS has answered every CALL of action the station sent it so far."""
+    ids = [m.id for m in csms.messages(action)]
+    csms.wait(lambda log: set(ids) <= {m.id for m in log if m.dir == "out" and m.type == 3})
+
+
+STARTED = re.compile(r"evse 1: transaction (\S+) started \(")
+
+
+def started_after(st, mark):
+    """The id of the transaction the station logs it started after log line mark (waits for it)."""
+    return STARTED.search(st.wait_log(STARTED, timeout=30, since=mark)).group(1)
+
+
+def has_event(csms, tid, kind):
+    return any(p["transactionInfo"]["transactionId"] == tid and p["eventType"] == kind
+               for p in payloads(csms, "TransactionEvent"))
 
 
 @pytest.fixture
@@ -57,23 +77,25 @@ def test_power_cuts_with_the_rtc_at_2000_never_send_a_time_from_the_unset_clock(
         csms.wait(lambda log: any(p["transactionInfo"].get("chargingState") == "Charging"
                                   for p in payloads(csms, "TransactionEvent")))
         # 1: power cut with the CSMS there; the EV stays plugged in and charging
+        cut = st.mark()
         st.cmd(cmd="power_cut")
-        csms.wait_for("BootNotification", 2, timeout=20)
-        csms.wait(lambda log: sum(p["eventType"] == "Started" for p in payloads(csms, "TransactionEvent")) >= 2,
-                  timeout=20)
-        time.sleep(0.5)  # answered
+        csms.wait_for("BootNotification", 2, timeout=30)
+        tx2 = started_after(st, cut)  # the rebooted station's transaction for the plugged EV
+        csms.wait(lambda log: has_event(csms, tx2, "Started"), timeout=30)
+        wait_answered(csms, "TransactionEvent")  # answered (one that came again would be told apart by its seqNo)
         # 2: the CSMS goes away, then the power: the station boots offline with its RTC at 2000 again
+        gone = st.mark()
         csms.stop()
-        time.sleep(0.5)
+        st.wait_log("disconnected", since=gone)
+        cut = st.mark()
         st.cmd(cmd="power_cut")
-        st.wait_log("interrupted by power loss", timeout=20)
-        time.sleep(1.5)
+        st.wait_log("interrupted by power loss", timeout=30, since=cut)
+        tx3 = started_after(st, cut)  # started while the CSMS is away, from the RTC at 2000
         csms2 = CSMS(interval=300, port=port).start()
-        csms2.wait(lambda log: sum(p["eventType"] == "Started" for p in payloads(csms2, "TransactionEvent")) >= 1,
-                   timeout=30)
+        csms2.wait(lambda log: has_event(csms2, tx3, "Started"), timeout=30)
         st.cmd(cmd="unplug", evse=1)
-        csms2.wait(lambda log: sum(p["eventType"] == "Ended" for p in payloads(csms2, "TransactionEvent")) >= 2,
-                   timeout=20)
+        # the last event queued: what the station queued before it (transaction 2's Ended) has come before
+        csms2.wait(lambda log: has_event(csms2, tx3, "Ended"), timeout=30)
         assert set_vars(csms2, SID, AlignedDataCtrlr__Interval=0) == ["Accepted"]
 
         sent = stamps(csms) + stamps(csms2)
