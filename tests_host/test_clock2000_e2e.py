@@ -8,7 +8,7 @@ import re
 import time
 
 import pytest
-from station_bench import CSMS, Station, payloads, set_vars
+from station_bench import CSMS, payloads, set_vars
 
 SID = "CS-RTC"
 ALIGN = 60  # AlignedDataCtrlr.Interval for the test: every grid point is a whole minute
@@ -46,21 +46,11 @@ def has_event(csms, tid, kind):
 
 
 @pytest.fixture
-def station(tmp_path):
-    made = []
-
-    def start(csms):
-        st = Station(csms.url + "/ocpp", SID, state=tmp_path / "flash",
-                     extra=["--clock-start", "2000-01-01T00:00:00Z", "--dm", "AlignedDataCtrlr.Interval=%d" % ALIGN,
-                            "--dm", "OCPPCommCtrlr.RetryBackOffWaitMinimum=1",
-                            "--dm", "OCPPCommCtrlr.RetryBackOffRandomRange=0"])
-        made.append(st)
-        return st
-
-    yield start
-    for st in made:
-        st.stop()
-        assert not st.problems(), "\n".join(st.problems())
+def station(stations, tmp_path):
+    return lambda csms: stations(
+        csms, SID, state=tmp_path / "flash",
+        extra=["--clock-start", "2000-01-01T00:00:00Z", "--dm", "AlignedDataCtrlr.Interval=%d" % ALIGN,
+               "--dm", "OCPPCommCtrlr.RetryBackOffWaitMinimum=1", "--dm", "OCPPCommCtrlr.RetryBackOffRandomRange=0"])
 
 
 def test_power_cuts_with_the_rtc_at_2000_never_send_a_time_from_the_unset_clock(station):

@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from station_bench import CSMS, ROOT, Station, between, marker, payloads, set_vars
+from station_bench import CSMS, ROOT, between, marker, payloads, set_vars
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import sim  # noqa: E402
@@ -36,18 +36,8 @@ def assert_transactions_whole(events):
 
 
 @pytest.fixture
-def bench():
-    made = []
-
-    def start(csms, sid, **kw):
-        st = Station(csms.url + "/ocpp", sid, **kw)
-        made.append(st)
-        return st
-
-    yield start
-    for st in made:
-        st.stop()
-        assert not st.problems(), "\n".join(st.problems())
+def bench(stations):
+    return stations
 
 
 def inputs_seen(st, evse, status, charging=False):

@@ -186,24 +186,27 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
 
 
+async def _against_tls_server(ctx, script, args):
+    """Run a MicroPython script (argv from args(port)) against the TLS audit server: (output, messages)."""
+    srv = await AuditServer(ssl=ctx).start()
+    try:
+        p = await asyncio.create_subprocess_exec(
+            micropython(), "-X", "heapsize=256K", str(script), *args(srv.port),
+            env=dict(os.environ, MICROPYPATH=micropypath()),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out = (await asyncio.wait_for(p.communicate(), 20))[0].decode("utf-8", "replace")
+        return out, srv.messages
+    finally:
+        await srv.stop()
+
+
 def test_tcp_nodelay_is_set_on_the_socket_under_tls(pki, tmp_path):
     d, ctx = pki
     script = tmp_path / "nodelay.py"
     script.write_text(_NODELAY_MP)
 
-    async def go():
-        srv = await AuditServer(ssl=ctx).start()
-        try:
-            p = await asyncio.create_subprocess_exec(
-                micropython(), "-X", "heapsize=256K", str(script), "wss://localhost:%d/CS1" % srv.port,
-                str(d / "ca.der"), env=dict(os.environ, MICROPYPATH=micropypath()),
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-            out = (await asyncio.wait_for(p.communicate(), 20))[0].decode("utf-8", "replace")
-            return out, srv.messages
-        finally:
-            await srv.stop()
-
-    out, msgs = asyncio.run(go())
+    out, msgs = asyncio.run(_against_tls_server(ctx, script, lambda port: ["wss://localhost:%d/CS1" % port,
+                                                                           str(d / "ca.der")]))
     assert "REC " in out, out
     rec = json.loads(out.split("REC ", 1)[1].splitlines()[0])
     assert rec[-1][0] == "recv" and json.loads(rec[-1][1])[:2] == [3, "n1"], rec  # the TLS session works
@@ -238,17 +241,6 @@ def test_tls_checks_the_url_host_name_when_the_address_is_given(pki, tmp_path):
     script = tmp_path / "addr.py"
     script.write_text(_ADDR_MP)
 
-    async def go():
-        srv = await AuditServer(ssl=ctx).start()
-        try:
-            p = await asyncio.create_subprocess_exec(
-                micropython(), "-X", "heapsize=256K", str(script), str(srv.port), str(d / "ca.der"),
-                env=dict(os.environ, MICROPYPATH=micropypath()),
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-            return (await asyncio.wait_for(p.communicate(), 20))[0].decode("utf-8", "replace")
-        finally:
-            await srv.stop()
-
-    out = asyncio.run(go())
+    out, _ = asyncio.run(_against_tls_server(ctx, script, lambda port: [str(port), str(d / "ca.der")]))
     assert "CONNECTED localhost" in out, out
     assert "REFUSED 127.0.0.1" in out and "Common Name (CN) does not match" in out, out

@@ -8,23 +8,10 @@ import os
 
 import app
 import board
+from flash import rmtree
 from hw.meter_task import MeterTask
 
 _ROOT = "/tmp/mpt_station"
-
-
-def _rmtree(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for n in names:
-        p = path + "/" + n
-        try:
-            os.remove(p)
-        except OSError:
-            _rmtree(p)
-    os.rmdir(path)
 
 
 def pins(evse, plug=0, charging=0, fault=0, root=_ROOT):
@@ -44,7 +31,7 @@ def pins(evse, plug=0, charging=0, fault=0, root=_ROOT):
 def make(evses=(1, 2), dm=None, fresh=True, serial="SN-0001", bare=False, **cfg):
     """bare: a board without any EVSE (a controller not yet wired)."""
     if fresh:
-        _rmtree(_ROOT)
+        rmtree(_ROOT)
     c = {"dir": _ROOT, "evses": list(evses), "csms": "ws://127.0.0.1:9/ocpp", "id": "CS-T", "serial": serial,
          "dm": dict({"SecurityCtrlr.OrganizationName": "Acme", "AlignedDataCtrlr.Interval": 0}, **(dm or {}))}
     c.update(cfg)

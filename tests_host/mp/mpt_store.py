@@ -1,5 +1,6 @@
 import os
 
+from flash import FullFS
 from mptest import eq
 from station.store import Store
 
@@ -33,46 +34,10 @@ def test_leftover_temp_from_power_cut_is_dropped():
     eq(s2.read("cfg.tmp"), None)
 
 
-class FullFS:
-    # The port's filesystem with a flash that fills up after `room` bytes of one write.
-    def __init__(self, room):
-        import os
-
-        self.room = room
-        self.rename = os.rename
-        self.remove = os.remove
-        self.listdir = os.listdir
-        self.mkdir = os.mkdir
-        self.stat = os.stat
-
-    def open(self, path, mode="r"):
-        f = open(path, mode)
-        if "w" not in mode:
-            return f
-        fs = self
-
-        class W:
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *a):
-                f.close()
-
-            def write(self, data):
-                f.write(data[: fs.room])
-                if len(data) > fs.room:
-                    raise OSError(28)  # ENOSPC after a partial write
-
-            def flush(self):
-                f.flush()
-
-        return W()
-
-
 def test_flash_full_keeps_the_old_file_and_leaves_no_temp():
     s = _fresh()
     s.write("x", b"old")
-    full = Store(s.root, FullFS(2))
+    full = Store(s.root, FullFS(room=2))
     try:
         full.write("x", b"new content")
         raise AssertionError("ENOSPC not raised")

@@ -1,5 +1,6 @@
 import os
 
+from flash import FullFS
 from mptest import eq
 from station.device_model import DeviceModel
 from station.store import Store
@@ -198,22 +199,6 @@ def test_power_cut_before_the_first_state_write_still_ends_the_transaction():
     eq(ev[1]["transactionInfo"]["stoppedReason"], "PowerLoss")
     eq(ev[1]["transactionInfo"]["chargingState"], "EVConnected")  # the EV is still plugged in
     eq(ev[1]["transactionInfo"]["transactionId"], ev[0]["transactionInfo"]["transactionId"])
-
-
-class FullFS:
-    # The port's filesystem on a flash that is full: every write fails with ENOSPC while full.
-    def __init__(self):
-        self.full = False
-        self.rename = os.rename
-        self.remove = os.remove
-        self.listdir = os.listdir
-        self.mkdir = os.mkdir
-        self.stat = os.stat
-
-    def open(self, path, mode="r"):
-        if "w" in mode and self.full:
-            raise OSError(28)
-        return open(path, mode)
 
 
 def test_flash_full_skips_no_seqno_and_loses_no_event():

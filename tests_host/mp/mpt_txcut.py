@@ -8,6 +8,7 @@ import json
 import os
 
 import clock
+from flash import rmtree
 from mptest import eq
 from station.device_model import DeviceModel
 from station.store import Store
@@ -88,20 +89,6 @@ class CutFS:
                 os.remove(path)  # removing is atomic: done or not
             raise PowerCut()
         os.remove(path)
-
-
-def _rmtree(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for n in names:
-        p = path + "/" + n
-        try:
-            os.remove(p)
-        except OSError:
-            _rmtree(p)
-    os.rmdir(path)
 
 
 def _reboot_clock():
@@ -195,7 +182,7 @@ class Bench:
 def run(cuts):
     """cuts: [(write point, mode)] for the first boots in turn; then a clean boot. Returns (bench or None
     when a cut point lay beyond its boot's writes, write points of each boot)."""
-    _rmtree(_ROOT)
+    rmtree(_ROOT)
     b = Bench()
     points = []
     specs = list(cuts) + [(-1, None)]

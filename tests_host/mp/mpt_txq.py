@@ -1,5 +1,6 @@
 import os
 
+from flash import FullFS
 from mptest import eq
 from station.store import Store
 from station.txq import TxQueue
@@ -14,6 +15,16 @@ def _q(bound=200, fresh=True):
     return TxQueue(Store(_ROOT), bound)
 
 
+def _drain(q):
+    """Every queued payload in order, acknowledged as the CSMS would."""
+    out = []
+    while q.peek():
+        name, p = q.peek()
+        out.append(p)
+        q.ack(name)
+    return out
+
+
 def _ev(kind, seq, tx="T1"):
     return {"eventType": kind, "seqNo": seq, "transactionInfo": {"transactionId": tx},
             "timestamp": "2026-01-01T00:00:00Z", "triggerReason": "Trigger"}
@@ -26,11 +37,7 @@ def test_fifo_survives_reboot():
     q.push(_ev("Ended", 2))
     q2 = _q(fresh=False)  # power cut: a new queue reads the directory
     eq(len(q2), 3)
-    seen = []
-    while q2.peek():
-        name, p = q2.peek()
-        seen.append(p["seqNo"])
-        q2.ack(name)
+    seen = [p["seqNo"] for p in _drain(q2)]
     eq(seen, [0, 1, 2])
     q2.push(_ev("Started", 0, "T2"))  # numbering continues after the acknowledged ones
     eq(_q(fresh=False).peek()[1]["transactionInfo"]["transactionId"], "T2")
@@ -44,11 +51,7 @@ def test_bound_drops_intermediate_updates_first():
     q.push(_ev("Ended", 3))
     q.push(_ev("Started", 0, "T2"))
     q.push(_ev("Updated", 1, "T2"))
-    kinds = []
-    while q.peek():
-        name, p = q.peek()
-        kinds.append((p["transactionInfo"]["transactionId"], p["seqNo"]))
-        q.ack(name)
+    kinds = [(p["transactionInfo"]["transactionId"], p["seqNo"]) for p in _drain(q)]
     eq(kinds, [("T1", 0), ("T1", 3), ("T2", 0), ("T2", 1)])
 
 
@@ -74,28 +77,8 @@ def test_triggered_update_outlives_plain_updates_when_the_bound_drops():
     q.push(_ev("Updated", 1), triggered=True)  # the CSMS was promised this one (F06.FR.10)
     q.push(_ev("Updated", 2))
     q.push(_ev("Updated", 3))
-    seen = []
-    while q.peek():
-        name, p = q.peek()
-        seen.append(p["seqNo"])
-        q.ack(name)
+    seen = [p["seqNo"] for p in _drain(q)]
     eq(seen, [0, 1, 3])
-
-
-class FullFS:
-    # The port's filesystem on a flash that is full: every new write fails with ENOSPC.
-    def __init__(self):
-        self.full = False
-        self.rename = os.rename
-        self.remove = os.remove
-        self.listdir = os.listdir
-        self.mkdir = os.mkdir
-        self.stat = os.stat
-
-    def open(self, path, mode="r"):
-        if "w" in mode and self.full:
-            raise OSError(28)
-        return open(path, mode)
 
 
 def test_flash_full_drops_an_intermediate_update_then_keeps_the_event_in_ram():
@@ -111,9 +94,5 @@ def test_flash_full_drops_an_intermediate_update_then_keeps_the_event_in_ram():
     fs.remove = os.remove
     q.push(_ev("Ended", 3))  # still full after Updated 2 was dropped: Ended waits in RAM
     q.push(_ev("Started", 0, "T2"))  # nothing left to drop: kept in RAM, still sent in order
-    seen = []
-    while q.peek():
-        name, p = q.peek()
-        seen.append((p["transactionInfo"]["transactionId"], p["seqNo"]))
-        q.ack(name)
+    seen = [(p["transactionInfo"]["transactionId"], p["seqNo"]) for p in _drain(q)]
     eq(seen, [("T1", 0), ("T1", 3), ("T2", 0)])
