@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+ROOT_PTH := $(VENV)/.root-pth
 
 BOARD ?= esp32_devkitc
 PORT ?= /dev/ttyUSB0
@@ -10,12 +11,20 @@ PORT ?= /dev/ttyUSB0
 .PHONY: setup lint test clean demo mpy deploy deploy-config
 .PHONY: bench bench-heap bench-latency bench-cpu bench-size fuzz faults
 
-setup: $(STAMP)
+setup: $(STAMP) $(ROOT_PTH)
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
+
+# The one way scripts and tests find the project: a .pth file in the venv's site-packages puts the project
+# root on the import path (relative to site-packages, so a moved clone keeps working), and
+# `import tools.bench.kit` or `from boards.host.sim import simctl` works from any script run with $(BIN)/python.
+$(ROOT_PTH): $(STAMP)
+	$(BIN)/python -c 'import os, sysconfig; d = sysconfig.get_paths()["purelib"]; \
+	  open(os.path.join(d, "ocpp_station_root.pth"), "w").write(os.path.relpath("$(CURDIR)", d) + "\n")'
+	touch $(ROOT_PTH)
 
 # Test-only npm peers (ocpp-rpc, pinned by package-lock.json) for the interoperability tests.
 NPM_STAMP := node_modules/.installed
