@@ -70,7 +70,7 @@ faults: setup
 
 # Firmware and board modules as .mpy (bytecode, the same for the ESP32 and the Unix port), with sizes.
 mpy: setup
-	$(BIN)/python tools/build_mpy.py --board $(BOARD) --sizes
+	$(BIN)/python tools/build/mpy.py --board $(BOARD) --sizes
 
 # Copy the .mpy build and the board's scripts to a board running stock MicroPython (not frozen).
 deploy: mpy

@@ -6,20 +6,18 @@ import json
 import os
 import re
 import shutil
-import sys
 
 import jsonschema
 
 from mpharness import ROOT, run_mp
 
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import gen_validators  # noqa: E402
+from tools.build import gen_validators
 
 
 def test_committed_tables_match_the_generator_output():
     with open(gen_validators.OUT) as f:
         committed = f.read()
-    assert committed == gen_validators.generate(), "run: .venv/bin/python tools/gen_validators.py"
+    assert committed == gen_validators.generate(), "run: .venv/bin/python tools/build/gen_validators.py"
 
 
 def test_schemas_are_the_official_ones_from_the_ocpp_package():

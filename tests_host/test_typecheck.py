@@ -1,13 +1,11 @@
-"""All board and firmware code type-checks against micropython-esp32-stubs (mypy, tools/typecheck.py)."""
+"""All board and firmware code type-checks against micropython-esp32-stubs (mypy, tools/build/typecheck.py)."""
 
-import os
 import subprocess
 import sys
 
 from mpharness import ROOT
 
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import typecheck  # noqa: E402
+from tools.build import typecheck
 
 
 def test_firmware_and_boards_pass_mypy_against_the_esp32_stubs():

@@ -29,9 +29,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import benchkit  # noqa: E402
-import build_mpy  # noqa: E402
 from csms import CSMS  # noqa: E402
 from simctl import Station  # noqa: E402
+
+from tools.build import mpy  # noqa: E402
 
 SID = "HEAP-CS"
 BUDGET_HEAP_K = 128
@@ -123,14 +124,14 @@ print("CODE", gc.mem_alloc() - a)
 
 def code_heap(modules):
     """Heap taken by importing these modules from .mpy in a fresh micropython (no station objects)."""
-    fw, bd = build_mpy.build("host")
+    fw, bd = mpy.build("host")
     env = dict(os.environ, MICROPYPATH=":".join((".frozen", fw, bd)))
     mods = [m for m in modules if m not in ("__main__", "main")]
     # the module list goes in a file: the Unix port aborts on an argv item of 256+ characters
     with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:
         f.write(",".join(mods))
         f.flush()
-        out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "micropython"), "-X", "heapsize=1M",
+        out = subprocess.run([mpy.micropython(), "-X", "heapsize=1M",
                               "-c", CODE, f.name], env=env, capture_output=True, text=True, timeout=30)
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("CODE")]
     if not line:

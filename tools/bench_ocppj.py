@@ -16,12 +16,8 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import build_mpy  # noqa: E402
-
-from tools.csms import CSMS  # noqa: E402
+from tools.build import mpy
+from tools.csms import CSMS
 
 MP = r'''
 import gc, sys, json, time, asyncio
@@ -84,7 +80,7 @@ asyncio.run(main())
 def run(heap, mpy_dir, script):
     with CSMS(interval=3600) as csms:
         env = dict(os.environ, MICROPYPATH=".frozen:" + mpy_dir)
-        p = subprocess.Popen([os.path.join(ROOT, ".venv", "bin", "micropython"), "-X", "heapsize=" + heap, script,
+        p = subprocess.Popen([mpy.micropython(), "-X", "heapsize=" + heap, script,
                               json.dumps({"url": csms.url})], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
         out = []
@@ -111,7 +107,7 @@ def run(heap, mpy_dir, script):
 
 
 def main():
-    fw, _ = build_mpy.build()
+    fw, _ = mpy.build()
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(MP)
     res, out = run("512K", fw, f.name)

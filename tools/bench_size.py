@@ -1,4 +1,4 @@
-"""Code size for the ESP32: bytes of .mpy (mpy-cross -march=xtensawin, via tools/build_mpy.py) per module and total,
+"""Code size for the ESP32: bytes of .mpy (mpy-cross -march=xtensawin, via tools/build/mpy.py) per module and total,
 and the Modbus wire budget of one meter poll (tools/bench_modbus.py, run as it is) in the same table.
 
     .venv/bin/python tools/bench_size.py [--board esp32_devkitc] [--no-modbus]
@@ -15,7 +15,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import benchkit  # noqa: E402
-import build_mpy  # noqa: E402
+
+from tools.build import mpy  # noqa: E402
 
 
 def modbus_budget():
@@ -40,12 +41,12 @@ def main():
     ap.add_argument("--board", default="esp32_devkitc")
     ap.add_argument("--no-modbus", action="store_true")
     a = ap.parse_args()
-    fw, bd = build_mpy.build(a.board)
+    fw, bd = mpy.build(a.board)
     rows = []
     per = {}
     groups = {}
     for top in (fw, bd):
-        for name, n in build_mpy.sizes(top):
+        for name, n in mpy.sizes(top):
             key = os.path.join(os.path.basename(top), name)
             per[key] = n
             rows.append((key, n))

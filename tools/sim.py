@@ -45,18 +45,14 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 import bench  # noqa: E402
-import build_mpy  # noqa: E402
 from meter_sim import MeterSim  # noqa: E402
+
+from tools.build import mpy  # noqa: E402
 
 MODELS = {"sdm630": "SDM630", "sdm120": "SDM120", "abb_b23": "B23", "em340": "EM340"}
 # BootReasonEnumType of OCPP 2.0.1
 REASONS = ("ApplicationReset", "FirmwareUpdate", "LocalReset", "PowerUp", "RemoteReset", "ScheduledReset",
            "Triggered", "Unknown", "Watchdog")
-
-
-def micropython():
-    exe = os.path.join(os.path.dirname(sys.executable), "micropython")
-    return exe if os.path.exists(exe) else "micropython"
 
 
 class Sim:
@@ -119,9 +115,9 @@ class Sim:
         self.boots += 1
         env = dict(os.environ)
         # The firmware runs from .mpy as on a board: no compiler in RAM, so --heap means what it says.
-        env["MICROPYPATH"] = ":".join((".frozen",) + build_mpy.build("host"))
+        env["MICROPYPATH"] = ":".join((".frozen",) + mpy.build("host"))
         self.proc = await asyncio.create_subprocess_exec(
-            micropython(), "-X", "heapsize=" + self.a.heap, os.path.join(ROOT, "boards", "host", "main.py"),
+            mpy.micropython(), "-X", "heapsize=" + self.a.heap, os.path.join(ROOT, "boards", "host", "main.py"),
             self.cfg_path, reset_cause, env=env, stdout=sys.stdout, stderr=sys.stdout)
 
     async def kill(self):

@@ -1,6 +1,6 @@
 """Compile the firmware (and a board's modules) to .mpy with mpy-cross: `make mpy`, tools/sim.py, benchmarks.
 
-    .venv/bin/python tools/build_mpy.py [--board esp32_devkitc] [--sizes]
+    .venv/bin/python tools/build/mpy.py [--board esp32_devkitc] [--sizes]
 
 Output: build/mpy/firmware/... and build/mpy/<board>/... . Bytecode-only .mpy files are the same for every
 port, so the one build (made with -march=xtensawin) runs on the ESP32 and under the Unix port alike.
@@ -12,14 +12,25 @@ import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tools import ROOT
+
 OUT = os.path.join(ROOT, "build", "mpy")
 _SCRIPTS = ("main.py", "boot.py", "manifest.py")
 
 
+def _venv_bin(name):
+    # the venv's binary (make setup installs mpy-cross and the Unix port), else the one on PATH
+    exe = os.path.join(os.path.dirname(sys.executable), name)
+    return exe if os.path.exists(exe) else name
+
+
 def mpy_cross():
-    exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-    return exe if os.path.exists(exe) else "mpy-cross"
+    return _venv_bin("mpy-cross")
+
+
+def micropython():
+    """The MicroPython Unix port."""
+    return _venv_bin("micropython")
 
 
 def _sources(top, skip=()):

@@ -1,6 +1,6 @@
 """Type-check the device code (firmware/ and boards/) with mypy against the MicroPython ESP32 stubs.
 
-    .venv/bin/python tools/typecheck.py          # exit status 0 when clean
+    .venv/bin/python tools/build/typecheck.py          # exit status 0 when clean
 
 micropython-esp32-stubs installs machine.pyi, time.pyi, ... as loose files in site-packages, which
 mypy does not use from there (PEP 561 wants packages), and micropython-stdlib-stubs ships a
@@ -16,7 +16,8 @@ import subprocess
 import sys
 import sysconfig
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tools import ROOT
+
 SITE = sysconfig.get_paths()["purelib"]
 SHED_DIR = os.path.join(ROOT, ".mypy_cache")
 
