@@ -107,7 +107,7 @@ import machine
 a = json.loads(%r)
 machine.PTY = a.get("pty")
 machine.CAUSE = a.get("cause", 1)
-import board, pins
+import station_board as board, station_pins as pins
 b = board.make(a.get("cfg"))
 print("UART", json.dumps(b.uart.cfg))
 print("DE", b.de.id, b.de.mode, b.de.level)
@@ -121,7 +121,7 @@ for e in sorted(b.inputs):
     machine.Pin.all[pins.INPUTS[e][0]].level = 0
     print("IN", e, [p.value() for p in b.inputs[e]])
 if a.get("pty"):
-    from hw import meters, modbus
+    from station.hw import meters, modbus
     m = modbus.Master(b.uart, b.baud, b.de, timeout_ms=200)
     async def main():
         t0 = time.ticks_ms()

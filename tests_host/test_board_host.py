@@ -12,8 +12,8 @@ import bench  # noqa: E402
 
 SCRIPT = r"""
 import asyncio, json, os, time
-import board
-from hw import inputs
+import station_board as board
+from station.hw import inputs
 cfg = json.loads(%r)
 b = board.make(cfg)
 print("BOARD", b.name, b.reset_cause, b.root, sorted(b.inputs), b.uart, b.wdt, json.dumps(b.meters))

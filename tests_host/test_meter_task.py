@@ -17,8 +17,8 @@ HANG_MS = 60000  # only ends a hung script: every run below ends on an event
 # STOPPED: the poller was cancelled (stop_when_fresh); AGE: how old the reading was when it was first refused.
 SCRIPT = r"""
 import asyncio, gc, json, os, sys, time
-import board
-from hw import meter_task, modbus
+import station_board as board
+from station.hw import meter_task, modbus
 a = json.loads(%r)
 b = board.make({"dir": "/tmp", "uart": a["path"], "meters": a["meters"]})
 gc.collect()
@@ -147,5 +147,5 @@ def test_reading_goes_stale_when_polling_stops(sim):
 
 
 def test_unknown_model_is_refused_at_start():
-    rc, out = run_mp(["-c", "from hw import meter_task\nmeter_task.MeterTask(None, {1: ('XYZ', 1)})"])
+    rc, out = run_mp(["-c", "from station.hw import meter_task\nmeter_task.MeterTask(None, {1: ('XYZ', 1)})"])
     assert rc != 0 and "unknown meter model XYZ" in out

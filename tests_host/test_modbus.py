@@ -18,8 +18,8 @@ ENERGY = {1: 12345678.0, 2: 1500.0, 3: 987654.0, 4: 42000.0}  # Wh on the meters
 # MicroPython side: one script, told what to do through a JSON argument.
 SCRIPT = r"""
 import asyncio, json, sys, time
-import board
-from hw import meters, modbus
+import station_board as board
+from station.hw import meters, modbus
 a = json.loads(%r)
 b = board.make({"dir": "/tmp", "uart": a["path"]})
 m = modbus.Master(b.uart, timeout_ms=a.get("timeout", 200), retries=a.get("retries", 2))
@@ -195,8 +195,8 @@ def test_bad_crc_is_detected_retried_and_reported(sim):
 # notes each time it runs ("o"), while a read of a unit that never answers waits.
 _NO_ANSWER = r"""
 import asyncio, json, time
-import board
-from hw import meters, modbus
+import station_board as board
+from station.hw import meters, modbus
 a = json.loads(%r)
 ev = []
 
@@ -268,7 +268,7 @@ def test_meter_unplugged_and_back(sim):
 def test_crc_table_and_bitwise_agree_with_the_reference_frame():
     # 01 04 00 00 00 02 71 CB reads SDM voltage L1 (hardware-and-target.md)
     script = (
-        "from hw import modbus\n"
+        "from station.hw import modbus\n"
         "f = bytes([1, 4, 0, 0, 0, 2])\n"
         "import os\n"
         "r = os.urandom(64)\n"

@@ -62,8 +62,8 @@ class Device:
 
 SCRIPT = r"""
 import asyncio, json
-import board
-from hw import modbus
+import station_board as board
+from station.hw import modbus
 a = json.loads(%r)
 b = board.make({"dir": "/tmp", "uart": a["path"]})
 m = modbus.Master(b.uart, timeout_ms=150, retries=a["retries"])

@@ -36,25 +36,26 @@ TRIGGERED_ACTION = {"SignChargingStationCertificate": "SignCertificate", "SignV2
                     "SignCombinedCertificate": "SignCertificate"}
 _ON = re.compile(r"\bon\(\s*[\"']([A-Za-z0-9]+)[\"']")  # rpc.on("Action", ...) / on("Action", ...)
 _SENT = (re.compile(r"\.(?:put|call)\(\s*[\"']([A-Za-z0-9]+)[\"']"),  # outbox.put("Action", ...), rpc.call(...)
-         re.compile(r"(?<![\w.])[(\[]\s*[\"']([A-Za-z0-9]+)[\"']\s*,"))  # a producer's ("Action", payload, key)
+         re.compile(r"\b(?:Call|__init__)\(\s*[\"']([A-Za-z0-9]+)[\"']"))  # a producer's Call("Action", ...)
 
-# Under MicroPython: the real station object (app.Station on the host board, not connected) built with every
+# Under MicroPython: the real station object (station.app.Station on the host board, not connected) built with every
 # rpc.on registration recorded, then asked for each requestedMessage whether it produces it (not NotImplemented).
 _ASK = """
 import json, sys
-from ocppj import rpc
+from station.transport import rpc
 seen = []
 _on = rpc.Rpc.on
 def on(self, action, handler):
     seen.append(action)
     return _on(self, action, handler)
 rpc.Rpc.on = on
-import app, board, trigger
+import station_board as board
+from station import app, trigger
 cfg = {"dir": sys.argv[1], "csms": "ws://127.0.0.1:9/ocpp", "id": "CS-SCAN", "evses": [1]}
 st = app.Station(board.make(cfg), cfg)
 kinds = {}
 for k in KINDS:
-    resp, after = trigger.handle(st, {"requestedMessage": k, "evse": {"id": 1, "connectorId": 1}})
+    resp, after = trigger.handle(st.view, {"requestedMessage": k, "evse": {"id": 1, "connectorId": 1}})
     kinds[k] = resp["status"]
 print("ASK " + json.dumps({"handled": seen, "kinds": kinds}))
 """
@@ -97,7 +98,7 @@ def firmware_actions(tmp, fw=FIRMWARE):
 
 def schema_tables(fw=FIRMWARE):
     ns = {}
-    with open(os.path.join(fw, "ocppj", "schema_tbl.py")) as f:
+    with open(os.path.join(fw, "station", "transport", "schema_tbl.py")) as f:
         exec(f.read(), ns)  # plain data: the generated dicts
     return ns["REQ"], ns["RES"]
 
@@ -140,12 +141,12 @@ def test_a_handler_or_sent_action_the_generator_lacks_is_found(tmp_path):
     # The check above on a copy of firmware/ with one more handler and one more sent CALL: both reported.
     fw = tmp_path / "fw"
     shutil.copytree(FIRMWARE, fw)
-    app = fw / "app.py"
+    app = fw / "station" / "app.py"
     src = app.read_text()
     anchor = '        on("TriggerMessage", '
     assert anchor in src
     app.write_text(src.replace(anchor, '        on("UnlockConnector", lambda p: {"status": "Unlocked"})\n' + anchor, 1))
-    (fw / "extra_sender.py").write_text('def go(ob):\n    ob.put("NotifyEvent", {})\n')
+    (fw / "station" / "extra_sender.py").write_text('def go(ob):\n    ob.put("NotifyEvent", {})\n')
     handled, sent = firmware_actions(tmp_path, str(fw))
     assert "UnlockConnector" in handled and "NotifyEvent" in sent
     got = missing(handled, sent, str(fw))

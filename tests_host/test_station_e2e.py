@@ -42,7 +42,7 @@ def bench(stations):
 
 def inputs_seen(st, evse, status, charging=False):
     """A pattern for the station's log line once its inputs show this state of the EVSE."""
-    return re.compile(r"inputs: evse %d: %s%s$" % (evse, status, " charging" if charging else ""))
+    return re.compile(r"connector: evse %d: %s%s$" % (evse, status, " charging" if charging else ""))
 
 
 def bench_then_seen(st, evse, status, charging=False, **cmd):

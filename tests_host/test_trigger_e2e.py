@@ -38,7 +38,7 @@ def idle(bench):
         st.cmd(cmd="unplug", evse=e)
         st.cmd(cmd="meter_fail", evse=e, on=False)
         if bench_state[str(e)]["plug"]:
-            st.wait_log("inputs: evse %d: Available" % e, since=n)
+            st.wait_log("connector: evse %d: Available" % e, since=n)
         if bench_state[str(e)]["meter_fail"]:
             st.wait_log("unit %d answers again" % e, since=n)
     csms.wait(lambda log: running <= {m.payload["transactionInfo"]["transactionId"] for m in log

@@ -82,7 +82,7 @@ def test_core_trigger_cases_against_ocpp_rpc_strict():
     try:
         csms.wait(lambda e: e["ev"] == "call" and e["method"] == "StatusNotification")
         st.cmd(cmd="plug", evse=1)
-        st.wait_log("inputs: evse 1: Occupied")
+        st.wait_log("connector: evse 1: Occupied")
         st.cmd(cmd="charge", evse=1, power_w=7400)
         csms.wait(lambda e: e["ev"] == "call" and e["method"] == "TransactionEvent"
                   and e["params"]["transactionInfo"].get("chargingState") == "Charging")

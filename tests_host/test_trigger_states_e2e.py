@@ -32,7 +32,7 @@ def test_tc_b_02_pending_lets_triggered_messages_through(run_station):
         st = run_station(csms, "CS-PEND", evses=2)
         st.wait_log("BootNotification Pending")
         st.cmd(cmd="plug", evse=2)  # a spontaneous StatusNotification: must wait for Accepted
-        st.wait_log("inputs: evse 2: Occupied")  # noticed, and its StatusNotification queued
+        st.wait_log("connector: evse 2: Occupied")  # noticed, and its StatusNotification queued
         res, i = trigger(csms, "CS-PEND", "Heartbeat")
         assert res["status"] == "Accepted"
         # B02.FR.02: triggered messages may go while Pending. The outbox sends in order: had the gate let the

@@ -16,7 +16,8 @@ from cryptography.x509.oid import NameOID
 
 from mpharness import micropypath, micropython
 from peers.stationproc import Station
-from peers.wsserver import AuditServer
+
+from tools.csms.audit import AuditServer
 
 
 def _name(cn):
@@ -129,7 +130,7 @@ def test_client_certificate_for_security_profile_3(pki):
 # (io.IOBase) around a real socket: TLS calls a native socket subclass's C functions with the wrong object.
 _NODELAY_MP = """
 import asyncio, io, json, select, socket, sys
-from ocppj import ws
+from station.transport import ws
 rec = []
 
 class Sock(io.IOBase):
@@ -220,7 +221,7 @@ def test_tcp_nodelay_is_set_on_the_socket_under_tls(pki, tmp_path):
 
 _ADDR_MP = """
 import asyncio, sys
-from ocppj import ws
+from station.transport import ws
 
 async def main(port, ca):
     with open(ca, "rb") as f:

@@ -1,7 +1,10 @@
-# Freeze the firmware and this board's files into the image (bytecode stays in flash, not in RAM).
+# Freeze the station and this board's modules into the image (bytecode stays in flash, not in RAM).
 # Build from your MicroPython checkout:
 #   make -C ports/esp32 BOARD=ESP32_GENERIC FROZEN_MANIFEST=/path/to/this/manifest.py
-# Paths below are relative to this file.
+# Paths below are relative to this file. main.py and boot.py are copied to the board, not frozen.
 include("$(PORT_DIR)/boards/manifest.py")  # noqa: F821 - manifest functions are provided by the build
-freeze("../../firmware")  # noqa: F821
-freeze(".", ("board.py", "pins.py", "wifi.py"))  # noqa: F821
+include("../../firmware/manifest.py")  # noqa: F821 - the station's core
+include("../../firmware/station/certs/manifest.py")  # noqa: F821 - certificates: leave out to save ~7 KB
+module("station_board.py")  # noqa: F821
+module("station_pins.py")  # noqa: F821
+module("station_wifi.py")  # noqa: F821

@@ -4,14 +4,17 @@ import json
 import os
 import sys
 
-import app
-import board
+import station_board
+from station import app
 
 with open(sys.argv[1]) as f:
     cfg = json.load(f)
 if len(sys.argv) > 2:
     cfg["reset_cause"] = sys.argv[2]
+extra = ()
 heap_log = os.getenv("STATION_HEAP_LOG_MS")
-if heap_log:  # tools/bench_heap.py, tools/fuzz_ws.py: log the live heap (heapmon.py)
-    cfg["heap_log_ms"] = int(heap_log)
-app.run(board.make(cfg), cfg)
+if heap_log:  # benchmarks and fuzzing: log the live heap (station_heapmon.py, host only)
+    import station_heapmon
+
+    extra = (("heap", station_heapmon.run, (int(heap_log),)),)
+app.run(station_board.make(cfg), cfg, extra)

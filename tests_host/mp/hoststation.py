@@ -1,4 +1,4 @@
-# The real station (app.Station) on the host board, for MicroPython-side tests: real outbox, connection
+# The real station (station.app.Station) on the host board, for MicroPython-side tests: real outbox, connection
 # object, device model, transactions, inputs (through the host board's bench file), certificate store.
 # Not connected to any CSMS: a test sets the registration state with a boot answer, as conn.py would.
 # Meters: the real MeterTask cache, fed with readings by the test (the poller itself is tested against
@@ -6,10 +6,10 @@
 import json
 import os
 
-import app
-import board
+import station_board as board
 from flash import rmtree
-from hw.meter_task import MeterTask
+from station import app
+from station.hw.meter_task import MeterTask
 
 _ROOT = "/tmp/mpt_station"
 
@@ -58,8 +58,8 @@ def settle_inputs(st, n=4):
 
 
 def register(st, status="Accepted", now="2026-12-01T10:00:00Z", interval=300):
-    """The CSMS answered the BootNotification (conn.py's own handling of the answer)."""
-    st.conn._boot_result({"status": status, "interval": interval, "currentTime": now})
+    """The CSMS answered the BootNotification (registration.py's own handling of the answer)."""
+    st.reg._boot_result({"status": status, "interval": interval, "currentTime": now})
 
 
 def queued(st, action=None):
@@ -68,13 +68,14 @@ def queued(st, action=None):
 
 
 async def ask(st, kind, evse=None, sent=True):
-    """TriggerMessage through trigger.handle, as rpc.py runs it: response, then after(sent)."""
-    import trigger
+    """TriggerMessage through trigger.handle over the station's view, as rpc.py runs it: response, then
+    after(sent)."""
+    from station import trigger
 
     req = {"requestedMessage": kind}
     if evse is not None:
         req["evse"] = evse
-    resp, after = trigger.handle(st, req)
+    resp, after = trigger.handle(st.view, req)
     assert (after is not None) == (resp["status"] == "Accepted"), "Accepted and only Accepted sends"
     if after:
         r = after(sent)

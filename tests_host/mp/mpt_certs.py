@@ -4,8 +4,8 @@ import os
 import time
 
 import asyncio
-from certs import der
-from certs.keystore import CS, V2G, Keystore
+from station.certs import der
+from station.certs.keystore import CS, V2G, Keystore
 from mptest import eq, raises
 from station.store import Store
 

@@ -2,8 +2,8 @@
 # (CPython's `cryptography` checks the same output independently in tests_host/test_csr.py.)
 import os
 
-from certs import csr, der, p256
-from certs.keystore import ACCEPTED, CS, REJECTED, V2G, Keystore
+from station.certs import csr, der, p256
+from station.certs.keystore import ACCEPTED, CS, REJECTED, V2G, Keystore
 from mptest import eq, raises
 from station.store import Store
 
@@ -29,6 +29,11 @@ def _fake_cert(x, y, compressed=False, validity=(b"260101000000Z", b"36010100000
     return csr.pem(der.seq(tbs, alg, der.bits(b"\x30\x00")), "CERTIFICATE")
 
 
+def _installed(ks, slot):
+    # The installed certificate as the store keeps it on flash: {"d", "x", "y", "t", "chain"} or None.
+    return ks._load(slot + ".crt", "chain")
+
+
 async def test_install_matching_certificate():
     ks = _ks()
     await ks.make_csr(CS, "SN1", "Org")
@@ -37,12 +42,11 @@ async def test_install_matching_certificate():
     eq(ks.install(CS, chain), (ACCEPTED, None))
     eq(ks.pending(CS), None)
     eq(ks.can_request(CS, "SN1", "Org"), (True, None))
-    got, key = ks.installed(CS)
-    eq(got, chain)
-    eq(key[:7], b"\x30\x77\x02\x01\x01\x04\x20")  # SEC1 ECPrivateKey with the 32-byte scalar
-    eq(p256.b2i(key[7:39]), p["d"])
+    rec = _installed(ks, "cs")
+    eq(rec["chain"], chain)
+    eq((rec["d"], rec["x"], rec["y"]), (p["d"], p["x"], p["y"]))  # the key of the CSR, kept with it
     eq(ks.install(CS, chain), (ACCEPTED, None))  # the same CertificateSigned again: still fine
-    eq(Keystore(Store(_ROOT)).installed(CS)[0], chain)  # on flash
+    eq(_installed(Keystore(Store(_ROOT)), "cs")["chain"], chain)  # on flash
 
 
 async def test_renewal_keeps_old_certificate_until_new_one_arrives():
@@ -52,10 +56,10 @@ async def test_renewal_keeps_old_certificate_until_new_one_arrives():
     old = _fake_cert(p["x"], p["y"])
     eq(ks.install(CS, old), (ACCEPTED, None))
     await ks.make_csr(CS, "SN1", "Org")
-    eq(ks.installed(CS)[0], old)
+    eq(_installed(ks, "cs")["chain"], old)
     q = ks.pending(CS)
     eq(ks.install(CS, _fake_cert(q["x"], q["y"], compressed=True)), (ACCEPTED, None))
-    assert ks.installed(CS)[0] != old
+    assert _installed(ks, "cs")["chain"] != old
 
 
 async def test_combined_request_matches_typed_or_untyped_answer():
@@ -63,7 +67,7 @@ async def test_combined_request_matches_typed_or_untyped_answer():
     await ks.make_csr(None, "SN1", "Org")
     p = ks.pending(None)
     eq(ks.install(CS, _fake_cert(p["x"], p["y"])), (ACCEPTED, None))
-    assert ks.installed(V2G) is not None  # a combined certificate serves both
+    assert _installed(ks, "comb") is not None  # a combined certificate, for both types
     await ks.make_csr(V2G, "SECC1", "Org")
     q = ks.pending(V2G)
     eq(ks.install(None, _fake_cert(q["x"], q["y"])), (ACCEPTED, None))
@@ -81,7 +85,7 @@ async def test_certificate_for_another_key_is_rejected():
 
 
 def _malformed(good):
-    from certs import x509
+    from station.certs import x509
 
     yield from (None, 5, b"bytes", "", "garbage", "-----BEGIN CERTIFICATE-----\nMII")
     yield "-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n"
@@ -133,7 +137,7 @@ async def test_damaged_key_file_is_dropped_not_fatal():
 
 
 def test_der_reader_bounds_and_times():
-    from certs import x509
+    from station.certs import x509
 
     eq(x509.read(b"\x04\x82\x01\x00" + bytes(256), 0), (4, 4, 260))
     raises(ValueError, x509.read, b"\x04\x80", 0)  # indefinite length is not DER

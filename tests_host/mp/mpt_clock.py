@@ -1,4 +1,4 @@
-import clock
+from station import clock
 from mptest import eq, raises
 
 HEAP = "32K"

@@ -1,13 +1,14 @@
-# conn.py over a real loopback socket (a minimal WebSocket server in this process): what the connection
+# session/connection.py over a real loopback socket (a minimal WebSocket server in this process): what the connection
 # task does when something unexpected happens inside a session, and the blocking DNS look-up.
 import asyncio
 
 from mptest import eq
-from ocppj import ws as wsmod
-from ocppj.conn import Conn
-from ocppj.rpc import Rpc
-from station.device_model import DeviceModel
-from station.outbox import Outbox
+from station.transport import ws as wsmod
+from station.session.connection import Connection
+from station.session.registration import Registration
+from station.transport.rpc import Rpc
+from station.model.device_model import DeviceModel
+from station.session.outbox import Outbox
 
 HEAP = "128K"
 TIMEOUT = 30
@@ -70,7 +71,8 @@ def _conn(port, feed=None):
     dm = DeviceModel(initial=_FAST)
     rpc = Rpc(dm)
     ob = Outbox(rpc, dm)
-    return Conn(dm, rpc, ob, "ws://localhost:%d/ocpp" % port, "CS1", _CS, feed=feed), rpc, ob
+    reg = Registration(dm, ob, _CS)
+    return Connection(dm, rpc, reg, ob, "ws://localhost:%d/ocpp" % port, "CS1", feed=feed), rpc, ob
 
 
 async def test_a_bug_inside_the_session_closes_the_socket_and_drops_triggered_items():

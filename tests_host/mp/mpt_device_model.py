@@ -1,7 +1,7 @@
 import os
 
 from mptest import eq
-from station.device_model import DeviceModel
+from station.model.device_model import DeviceModel
 from station.store import Store
 
 HEAP = "48K"

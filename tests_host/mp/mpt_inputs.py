@@ -1,9 +1,10 @@
-# Debounced connector inputs: bouncing contacts do not flap the status; a held change is reported once.
+# Debounced connector contacts: bouncing contacts do not flap; a held change is reported once. The
+# contacts only: what they mean to OCPP (statuses, the operator's availability) is mpt_station.py's.
 import asyncio
 
 from mptest import eq
 
-from hw import inputs
+from station.hw import inputs
 
 HEAP = "32K"
 TIMEOUT = 20
@@ -23,24 +24,23 @@ def _setup(samples=3):
     plug, chg, fault = Line(), Line(), Line()
     ins = inputs.Inputs({1: (plug, chg, fault)}, samples=samples)
     events = []
-    ins.subscribe(lambda e, c, st, pl, ch: events.append((e, c, st, pl, ch)))
+    ins.subscribe(lambda e, pl, ch, fa: events.append((e, pl, ch, fa)))
     ins.sample()  # start state
     return ins, plug, chg, fault, events
 
 
 def test_bouncing_plug_does_not_flap_and_held_change_is_reported_once():
     ins, plug, chg, fault, events = _setup(samples=3)
-    eq(ins.state(1), ("Available", False, False, False))
+    eq(ins.state(1), (False, False, False))
     for v in (1, 0, 1, 1, 0, 1, 0, 0, 1, 0):  # contact bounce: never 3 samples in a row
         plug.v = v
         ins.sample()
     eq(events, [])
-    eq(ins.status(1), "Available")
     plug.v = 1
     for _ in range(10):  # held: reported once, on the third sample
         ins.sample()
-    eq(events, [(1, 1, "Occupied", True, False)])
-    eq(ins.state(1), ("Occupied", True, False, False))
+    eq(events, [(1, True, False, False)])
+    eq(ins.state(1), (True, False, False))
 
 
 def test_change_needs_exactly_n_samples():
@@ -64,40 +64,28 @@ def test_charging_fault_and_unplug_sequence():
     hold()
     chg.v = 1
     hold()
-    fault.v = 1  # RCD trips: Faulted, and not charging any more even if the feedback lags
+    fault.v = 1  # RCD trips: not charging any more even if the feedback lags
     hold()
     fault.v = 0
     chg.v = 0
     hold()
     plug.v = 0
     hold()
-    eq(
-        [ev[2:] for ev in events],
-        [
-            ("Occupied", True, False),
-            ("Occupied", True, True),
-            ("Faulted", True, False),
-            ("Occupied", True, False),
-            ("Available", False, False),
-        ],
-    )
+    eq([ev[1:] for ev in events], [
+        (True, False, False),
+        (True, True, False),
+        (True, False, True),
+        (True, False, False),
+        (False, False, False),
+    ])
 
 
-def test_operator_disable_gives_unavailable_but_fault_wins():
+def test_charging_contact_without_a_plug_is_no_change():
     ins, plug, chg, fault, events = _setup(samples=1)
-    ins.set_enabled(1, False)
-    eq(ins.status(1), "Unavailable")
-    plug.v = 1
+    chg.v = 1  # feedback wired wrong or a stuck relay: not charging while nothing is plugged in
     ins.sample()
-    eq(ins.status(1), "Unavailable")  # plugged while disabled is still Unavailable
-    fault.v = 1
-    ins.sample()
-    eq(ins.status(1), "Faulted")
-    fault.v = 0
-    ins.sample()
-    ins.set_enabled(1, True)
-    eq(ins.status(1), "Occupied")
-    eq([ev[2] for ev in events], ["Unavailable", "Unavailable", "Faulted", "Unavailable", "Occupied"])
+    eq(events, [])
+    eq(ins.state(1), (False, False, False))
 
 
 def test_a_failing_subscriber_does_not_stop_the_others():
@@ -115,8 +103,8 @@ def test_a_failing_subscriber_does_not_stop_the_others():
 def test_missing_inputs_read_inactive_and_unknown_evse_is_none():
     ins = inputs.Inputs({1: (Line(1), None, None), 2: (None, None, None)})
     ins.sample()
-    eq(ins.state(1), ("Occupied", True, False, False))
-    eq(ins.state(2), ("Available", False, False, False))
+    eq(ins.state(1), (True, False, False))
+    eq(ins.state(2), (False, False, False))
     eq(ins.state(3), None)
 
 
@@ -129,5 +117,5 @@ async def test_run_polls_in_the_background():
     await asyncio.sleep_ms(30)
     plug.v = 1
     await asyncio.wait_for_ms(seen.wait(), 500)
-    eq(ins.status(1), "Occupied")
+    eq(ins.state(1), (True, False, False))
     t.cancel()

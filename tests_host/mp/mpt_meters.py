@@ -3,7 +3,7 @@ import struct
 
 from mptest import eq
 
-from hw import meters
+from station.hw import meters
 
 HEAP = "64K"
 TIMEOUT = 20

@@ -7,7 +7,7 @@ import time
 
 from mptest import eq
 
-from hw import modbus
+from station.hw import modbus
 
 HEAP = "64K"
 TIMEOUT = 20

@@ -1,7 +1,7 @@
 # outbox.py: registration gate, de-duplication, triggered items discarded on disconnect, persistent source.
 from mptest import eq
-from ocppj.rpc import CallError
-from station.outbox import Outbox
+from station.transport.rpc import CallError
+from station.session.outbox import Outbox
 
 HEAP = "96K"
 
@@ -169,7 +169,7 @@ async def _fails(ob):
 
 
 async def test_timestamps_wait_for_a_known_clock():
-    import clock
+    from station import clock
 
     t0 = clock.parse("2000-01-01T00:00:00Z") - clock._epoch()
     clock.use(lambda: t0)  # an RTC after power loss
@@ -212,7 +212,7 @@ async def test_source_after_ram_items_with_retries():
 async def test_retry_timer_does_not_wrap_after_days_offline():
     # ticks_ms wraps every ~12 days (a ticks_diff only means something within ~6): the retry time of a
     # TransactionEvent is kept in clock.mono() seconds, which do not wrap.
-    import clock
+    from station import clock
 
     rpc = Rpc()
 

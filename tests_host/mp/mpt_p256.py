@@ -1,7 +1,7 @@
 # P-256 arithmetic and ECDSA against published vectors (RFC 6979 A.2.5) and curve identities.
 import hashlib
 
-from certs import p256
+from station.certs import p256
 from mptest import eq
 
 HEAP = "48K"  # 32K passed from some checkout paths and not others: too close to the edge

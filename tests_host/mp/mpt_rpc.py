@@ -3,8 +3,8 @@ import asyncio
 import json
 
 from mptest import eq
-from ocppj import ws as wsmod
-from ocppj.rpc import CallError, CallTimeout, Rpc
+from station.transport import ws as wsmod
+from station.transport.rpc import CallError, CallTimeout, Rpc
 
 HEAP = "192K"
 
@@ -118,7 +118,7 @@ async def test_after_hears_when_the_reply_could_not_be_sent():
 
 
 async def test_no_memory_for_a_call_task_does_not_use_up_the_slots():
-    import ocppj.rpc as rpcmod
+    import station.transport.rpc as rpcmod
 
     rpc, link, task = await setup(TriggerMessage=lambda p: {"status": "Accepted"})
     real = rpcmod.asyncio
@@ -254,7 +254,7 @@ async def test_too_deeply_nested_call_is_answered_not_crashing():
 
 
 async def test_no_memory_to_parse_a_flat_message_is_our_error_not_the_csmss():
-    import ocppj.rpc as rpcmod
+    import station.transport.rpc as rpcmod
 
     rpc, link, task = await setup(Heartbeat=lambda p: {"currentTime": "2026-01-01T00:00:00Z"})
     real = rpcmod.json

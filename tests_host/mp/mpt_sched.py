@@ -1,6 +1,6 @@
 import asyncio
 
-import sched
+from station import sched
 from mptest import eq
 
 HEAP = "48K"
@@ -53,7 +53,7 @@ async def test_watchdog_fed_only_while_critical_tasks_check_in():
 
 
 async def test_unhandled_task_exception_is_logged_not_fatal():
-    import log
+    from station import log
 
     seen = []
     real = log.exc

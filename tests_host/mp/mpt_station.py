@@ -3,7 +3,7 @@
 # queue dropped, and the order of start-up and watchdog.
 import asyncio
 
-import clock
+from station import clock
 import hoststation as hs
 from hoststation import queued
 from mptest import eq
@@ -16,7 +16,11 @@ def _change(st, op, evse=None):
     req = {"operationalStatus": op}
     if evse is not None:
         req["evse"] = evse
-    return st._change_availability(req)
+    return st.connectors.change_availability(req)
+
+
+def _status(st, e):
+    return st.connectors.status(e, 1)
 
 
 def _plug(st, e, **pins):
@@ -26,10 +30,7 @@ def _plug(st, e, **pins):
 
 def _start(st):
     # What run() does before the tasks start: inputs, availability, recovery; then events flow.
-    st.inputs.sample()
-    st._restore_availability()
-    st._apply_availability()
-    st.inputs.subscribe(st._on_input)
+    st.connectors.start()
 
 
 def test_no_transaction_on_an_inoperative_or_faulted_connector():
@@ -37,10 +38,10 @@ def test_no_transaction_on_an_inoperative_or_faulted_connector():
     _start(st)
     eq(_change(st, "Inoperative", {"id": 1}), {"status": "Accepted"})
     _plug(st, 1, plug=1, charging=1)
-    eq(st.inputs.status(1), "Unavailable")
+    eq(_status(st, 1), "Unavailable")
     eq(st.tx.running(1), None)
     _plug(st, 2, plug=1, fault=1)  # an RCD trip before the EV was plugged in
-    eq(st.inputs.status(2), "Faulted")
+    eq(_status(st, 2), "Faulted")
     eq(st.tx.running(2), None)
     eq(len(st.txq), 0)
     eq(_change(st, "Operative", {"id": 1}), {"status": "Accepted"})  # the EV is still there: now it starts
@@ -62,7 +63,7 @@ def test_inoperative_state_survives_a_reboot_and_blocks_the_plugged_ev():
             pass
 
     asyncio.run(boot())
-    eq(st2.inputs.status(2), "Unavailable")
+    eq(_status(st2, 2), "Unavailable")
     eq(st2.tx.running(2), None)  # an EV already plugged in at start-up does not start on it either
 
 
@@ -72,14 +73,14 @@ def test_scheduled_only_for_the_evses_the_request_names():
     _plug(st, 1, plug=1, charging=1)
     assert st.tx.running(1) is not None
     eq(_change(st, "Inoperative", {"id": 2}), {"status": "Accepted"})  # idle: at once, whatever EVSE 1 does
-    eq(st.inputs.status(2), "Unavailable")
+    eq(_status(st, 2), "Unavailable")
     eq(_change(st, "Inoperative", {"id": 1}), {"status": "Scheduled"})  # waits for its transaction
-    eq(st.inputs.status(1), "Occupied")
+    eq(_status(st, 1), "Occupied")
     eq(_change(st, "Operative", {"id": 2}), {"status": "Accepted"})
     eq(_change(st, "Inoperative"), {"status": "Scheduled"})  # the station: EVSE 1 still charging
     _plug(st, 1)  # the EV leaves: EVSE 1 follows the operator's wish now
-    st._apply_availability()
-    eq(st.inputs.status(1), "Unavailable")
+    st.connectors.tick()
+    eq(_status(st, 1), "Unavailable")
     eq(_change(st, "Inoperative", {"id": 9}), {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownEvse"}})
     eq(_change(st, "Inoperative", {"id": 1, "connectorId": 2}),
        {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownConnectorId"}})
@@ -87,7 +88,7 @@ def test_scheduled_only_for_the_evses_the_request_names():
 
 def test_change_availability_on_a_board_without_evses():
     st = hs.make(bare=True)
-    eq(st.evse_ids(), [])
+    eq(st.connectors.evse_ids(), [])
     eq(_change(st, "Inoperative"), {"status": "Accepted"})
     eq(_change(st, "Operative", {"id": 0}), {"status": "Accepted"})
     eq(_change(st, "Operative", {"id": 1})["status"], "Rejected")
@@ -101,14 +102,14 @@ def test_clock_aligned_values_skip_the_clock_step_and_sit_on_the_grid():
     clock.use(lambda: t2000)  # an ESP32 after power loss
     clock._known = False
     clock._offset = 0
-    st._aligned()
-    st._aligned()
+    st.aligned.tick()
+    st.aligned.tick()
     eq(queued(st), [])  # nothing clock-aligned on an unknown clock
     clock.set_from("2026-12-01T10:07:30Z")  # the CSMS's time: a jump of 26 years
-    st._aligned()
+    st.aligned.tick()
     eq(queued(st), [])  # the jump itself is no grid point
     clock.set_from("2026-12-01T10:08:00Z")
-    st._aligned()
+    st.aligned.tick()
     got = [(p["evseId"], p["meterValue"][0]["timestamp"], p["meterValue"][0]["sampledValue"][0]["context"])
            for _, p, _ in queued(st, "MeterValues")]
     eq(got, [(1, "2026-12-01T10:08:00Z", "Sample.Clock"), (2, "2026-12-01T10:08:00Z", "Sample.Clock")])
@@ -117,15 +118,14 @@ def test_clock_aligned_values_skip_the_clock_step_and_sit_on_the_grid():
 def test_status_the_full_queue_dropped_is_reported_later():
     st = hs.make()
     _start(st)
-    st.all_status()  # both Available, reported
+    st.connectors.report_all()  # both Available, reported
     st.outbox.items = []
     for i in range(32):
         st.outbox.put("Heartbeat", {"n": i})
     _plug(st, 1, plug=1)  # Occupied: the queue has no room for its StatusNotification
     eq(queued(st, "StatusNotification"), [])
     st.outbox.items = []  # sent meanwhile
-    for e in st.evse_ids():  # what the ticker does every second
-        st.status_changed(e, 1)
+    st.connectors.tick()  # what the ticker does every second
     eq([p["connectorStatus"] for _, p, _ in queued(st, "StatusNotification")], ["Occupied"])
 
 
@@ -206,19 +206,19 @@ async def test_csms_quirks_in_results_do_not_stop_registration_or_resend_events(
     link = Link()
     serve = asyncio.create_task(st.rpc.serve(link))
     await asyncio.sleep_ms(0)
-    st.conn.ws = link
+    st.reg.linked = True
     t2000 = clock.parse("2000-01-01T00:00:00Z") - clock._epoch()
     clock.use(lambda: t2000)  # the RTC after a power loss: only the CSMS can tell the time
     clock._known = False
     clock._offset = 0
     st.outbox.set_state("booting")
-    st.conn.send_boot()
+    st.reg.send_boot()
     step = asyncio.create_task(st.outbox.step())
     # an extra property and a date-time without "T" or zone: both outside the schema
     await _answer(link, 1, {"status": "Accepted", "interval": 300, "currentTime": "2026-12-01 10:00:00",
                             "vendorQuirk": True})
     await step
-    eq(st.conn.state, "accepted")
+    eq(st.reg.state, "accepted")
     assert clock.known() and clock.rfc3339().startswith("2026-12-01T10:00:0"), clock.rfc3339()
     _plug(st, 1, plug=1)  # Started, into the flash queue
     st.outbox.items = []  # (the statuses are not under test here)
@@ -228,3 +228,22 @@ async def test_csms_quirks_in_results_do_not_stop_registration_or_resend_events(
     eq(link.out[1][2], "TransactionEvent")
     eq(len(st.txq), 0)  # processed by the CSMS: not resent, not given up later
     serve.cancel()
+
+
+def test_operator_disable_gives_unavailable_but_fault_wins():
+    st = hs.make()
+    _start(st)
+
+    def reported():  # the spontaneous StatusNotification queued now (one per connector: merged)
+        return [p["connectorStatus"] for _, p, _ in queued(st, "StatusNotification")]
+
+    _change(st, "Inoperative", {"id": 1})
+    eq((_status(st, 1), reported()), ("Unavailable", ["Unavailable"]))
+    _plug(st, 1, plug=1)
+    eq((_status(st, 1), reported()), ("Unavailable", ["Unavailable"]))  # plugged while disabled
+    _plug(st, 1, plug=1, fault=1)
+    eq((_status(st, 1), reported()), ("Faulted", ["Faulted"]))
+    _plug(st, 1, plug=1)
+    eq((_status(st, 1), reported()), ("Unavailable", ["Unavailable"]))
+    _change(st, "Operative", {"id": 1})
+    eq((_status(st, 1), reported()), ("Occupied", ["Occupied"]))

@@ -5,7 +5,7 @@ import hoststation as hs
 from hoststation import ask, queued
 from mptest import eq
 
-HEAP = "192K"  # the whole station: bytecode (.mpy) sits in the heap under the Unix port
+HEAP = "256K"  # the whole station: bytecode (.mpy) sits in the heap under the Unix port
 TIMEOUT = 60
 
 
@@ -35,18 +35,18 @@ async def test_boot_notification_rule():
 
 async def test_triggered_boot_while_one_is_due_sends_no_second_one_after_accepted():
     st = _station()
-    st.conn.ws = object()  # connected: an unanswered boot would be retried
+    st.reg.linked = True  # connected: an unanswered boot would be retried
     hs.register(st, "Pending", interval=60)  # the next BootNotification is due in 60 s
-    assert st.conn._next_boot is not None
-    st.conn.send_boot()  # the retry came due and queued its BootNotification ...
+    assert st.reg._next_boot is not None
+    st.reg.send_boot()  # the retry came due and queued its BootNotification ...
     eq(await ask(st, "BootNotification"), ("Accepted", None))  # ... and a trigger comes too
     eq(len(queued(st, "BootNotification")), 1)  # one message, the newer reason
     eq(queued(st, "BootNotification")[0][1]["reason"], "Triggered")
     it = st.outbox.items[0]
     st.outbox.items.remove(it)
     it.on_result({"status": "Accepted", "interval": 300, "currentTime": "2026-12-01T10:00:00Z"})
-    eq(st.conn.state, "accepted")
-    eq(st.conn._next_boot, None)  # nothing re-armed: no second BootNotification follows
+    eq(st.reg.state, "accepted")
+    eq(st.reg._next_boot, None)  # nothing re-armed: no second BootNotification follows
 
 
 async def test_status_notification_rows():
@@ -161,7 +161,7 @@ async def test_csms_that_accepts_and_never_signs_blocks_renewal_only_for_the_wai
 
 
 async def test_csr_that_cannot_be_built_gives_its_places_back():
-    from certs import p256
+    from station.certs import p256
 
     st = _station()
     real = p256.new_key
@@ -185,9 +185,9 @@ async def test_full_queue_is_rejected_before_answering_never_dropped_after():
     for i in range(31):
         assert st.outbox.put("StatusNotification", {"n": i})
     eq(await ask(st, "MeterValues"), ("Rejected", "QueueFull"))  # two messages, one place left
-    import trigger
+    from station import trigger
 
-    resp, after = trigger.handle(st, {"requestedMessage": "Heartbeat"})
+    resp, after = trigger.handle(st.view, {"requestedMessage": "Heartbeat"})
     eq(resp, {"status": "Accepted"})
     assert not st.outbox.put("StatusNotification", {"n": 31})  # spontaneous traffic meanwhile: no room
     await after(True)
@@ -205,10 +205,10 @@ async def test_answer_not_sent_gives_the_reserved_place_back():
 async def test_triggered_meter_values_never_merge_with_clock_aligned_ones():
     st = _station(dm={"AlignedDataCtrlr.Interval": 60})
     hs.register(st, "Pending")
-    import clock
+    from station import clock
 
-    st._aligned_due = clock.now()  # a grid point is due: a clock-aligned reading is queued
-    st._aligned()
+    st.aligned.due = clock.now()  # a grid point is due: a clock-aligned reading is queued
+    st.aligned.tick()
     eq([(p["meterValue"][0]["sampledValue"][0]["context"], t) for _, p, t in queued(st, "MeterValues")],
        [("Sample.Clock", False), ("Sample.Clock", False)])
     eq(await ask(st, "MeterValues", {"id": 1}), ("Accepted", None))

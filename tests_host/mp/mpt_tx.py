@@ -2,10 +2,10 @@ import os
 
 from flash import FullFS
 from mptest import eq
-from station.device_model import DeviceModel
+from station.model.device_model import DeviceModel
 from station.store import Store
-from station.tx import Transactions
-from station.txq import TxQueue
+from station.model.tx import Transactions
+from station.model.txq import TxQueue
 
 HEAP = "64K"
 _ROOT = "/tmp/mpt_tx"

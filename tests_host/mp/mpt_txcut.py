@@ -7,13 +7,13 @@
 import json
 import os
 
-import clock
+from station import clock
 from flash import rmtree
 from mptest import eq
-from station.device_model import DeviceModel
+from station.model.device_model import DeviceModel
 from station.store import Store
-from station.tx import Transactions
-from station.txq import TxQueue
+from station.model.tx import Transactions
+from station.model.txq import TxQueue
 
 HEAP = "128K"
 TIMEOUT = 600

@@ -3,7 +3,7 @@ import os
 from flash import FullFS
 from mptest import eq
 from station.store import Store
-from station.txq import TxQueue
+from station.model.txq import TxQueue
 
 HEAP = "48K"
 _ROOT = "/tmp/mpt_txq"

@@ -1,6 +1,6 @@
 # validate.py against the generated tables: each Part 4 error code from the payload that should cause it.
 from mptest import eq
-from ocppj import validate
+from station.transport import validate
 
 HEAP = "160K"
 

@@ -2,7 +2,7 @@
 import os
 
 from mptest import eq, raises
-from ocppj import ws
+from station.transport import ws
 
 HEAP = "96K"
 

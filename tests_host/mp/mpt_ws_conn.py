@@ -6,7 +6,7 @@ import hashlib
 import os
 
 from mptest import eq
-from ocppj import ws
+from station.transport import ws
 
 HEAP = "128K"
 TIMEOUT = 20

@@ -5,7 +5,7 @@ import asyncio
 
 from mpt_ws_conn import serve
 from mptest import eq
-from ocppj import ws
+from station.transport import ws
 
 HEAP = "96K"
 TIMEOUT = 20

@@ -1,5 +1,5 @@
 # MicroPython entry for the TLS handshake tests (test_ws_tls.py): the firmware's OCPP-J connection alone
-# (rpc + conn + outbox + device model) with a client certificate, which tools/sim.py does not take.
+# (rpc + registration + connection + outbox + device model) with a client certificate, which tools/sim.py does not take.
 # No station behaviour here, and no handler of its own: a test of what the station does or answers runs the
 # real station through tools/sim.py (tests_host/station_bench.py).
 #   micropython station_conn.py <config.json>     (a file: this Unix port dies on argv items >= 256 chars)
@@ -9,11 +9,12 @@ import asyncio
 import json
 import sys
 
-import log
-from ocppj.conn import Conn
-from ocppj.rpc import Rpc
-from station.device_model import DeviceModel
-from station.outbox import Outbox
+from station import log
+from station.model.device_model import DeviceModel
+from station.session.connection import Connection
+from station.session.outbox import Outbox
+from station.session.registration import Registration
+from station.transport.rpc import Rpc
 
 
 def main():
@@ -24,7 +25,7 @@ def main():
     ob = Outbox(rpc, dm)
     ssl = None
     if cfg.get("ca"):
-        from ocppj.ws import tls_context
+        from station.transport.ws import tls_context
 
         def read(path):
             with open(path, "rb") as f:
@@ -34,8 +35,8 @@ def main():
         key = read(cfg["key"]) if cfg.get("key") else None
         ssl = tls_context(read(cfg["ca"]), cert, key)
     cs = {"model": "HostTest", "vendorName": "ocpp-station", "serialNumber": "SN-T1", "firmwareVersion": "0.1"}
-    conn = Conn(dm, rpc, ob, cfg["url"], cfg["id"], cs, cfg.get("reset", "PowerUp"), ssl=ssl,
-                max_size=cfg.get("max_size", 16384))
+    reg = Registration(dm, ob, cs, cfg.get("reset", "PowerUp"))
+    conn = Connection(dm, rpc, reg, ob, cfg["url"], cfg["id"], ssl=ssl, max_size=cfg.get("max_size", 16384))
 
     async def run():
         asyncio.create_task(ob.run())

@@ -1,0 +1,130 @@
+# The composition root: builds the station from a board (its adapters, see hw/__init__.py) and a
+# configuration, wires the parts, and runs them under the scheduler. No feature lives here.
+import asyncio
+import time
+
+from station import clock, log
+from station.model.device_model import DeviceModel
+from station.model.fwstate import FwState, LogState
+from station.model.tx import Transactions
+from station.model.txq import TxQueue
+from station.sched import Sched
+from station.store import Store
+
+_TAG = "app"
+
+
+class Station:
+    def __init__(self, board, cfg):
+        from station.hw.inputs import Inputs
+        from station.model.connectors import Connectors
+        from station.model.metering import Aligned
+        from station.session import connection
+        from station.session.outbox import Outbox
+        from station.session.registration import Registration
+        from station.transport.rpc import Rpc
+        from station.trigger.view import View
+
+        self.board = board
+        self.cfg = cfg
+        clock.use(getattr(board, "rtc", None), getattr(board, "rtc_set", None))
+        self.sched = Sched()  # the watchdog is armed in run(), after the synchronous start-up
+        self.store = Store(board.root, getattr(board, "fs", None))
+        self.meters = None
+        if board.uart is not None and board.meters:
+            from station.hw.meter_task import MeterTask
+            from station.hw.modbus import Master
+
+            self.meters = MeterTask(Master(board.uart, board.baud, board.de), board.meters,
+                                    cfg.get("meter_period_ms", 1000))
+        initial = dict(cfg.get("dm") or {})
+        initial.setdefault("SecurityCtrlr.Identity", cfg["id"])
+        self.dm = DeviceModel(self.store, (self.meters.measurands() if self.meters else ()) or None, initial)
+        self.rpc = Rpc(self.dm)
+        self.outbox = Outbox(self.rpc, self.dm, cfg.get("outbox_bound", 32))
+        self.txq = TxQueue(self.store.sub("txq"), cfg.get("txq_bound", 200))
+        self.outbox.add_source(self.txq)
+        cs = {"model": cfg.get("model", "AC"), "vendorName": cfg.get("vendor", "OpenCharge")}
+        if cfg.get("serial"):
+            cs["serialNumber"] = cfg["serial"]
+        if cfg.get("firmware"):
+            cs["firmwareVersion"] = cfg["firmware"]
+        self.reg = Registration(self.dm, self.outbox, cs, board.reset_cause)
+        self.conn = connection.Connection(self.dm, self.rpc, self.reg, self.outbox, cfg["csms"], cfg["id"],
+                                          connection.tls(cfg), cfg.get("max_message", 16384), self.sched.feed)
+        self.tx = Transactions(self.store, self.txq, self.dm, self.sample, self.conn.online, self.outbox.wake)
+        self.inputs = Inputs(board.inputs)
+        self.connectors = Connectors(self.inputs, self.store, self.tx, self.outbox)
+        self.reg.on_accepted = self.connectors.report_all  # B01.FR.05
+        self.aligned = Aligned(self.dm, self.connectors.evse_ids, self.tx.running, self.sample, self.outbox)
+        self.fw = FwState(self.store)
+        self.logs = LogState()
+        self._keys = None
+        self.view = View(self.dm, self.tx, self.connectors, self.sample, self.fw, self.logs, self.outbox,
+                         self.reg, cfg.get("serial", ""), self.keys)
+        # The CSMS's time arrives: real times over the markers on flash before anything else is stamped.
+        clock.when_known(self.txq.settle)
+        clock.when_known(self.outbox.wake)
+        on = self.rpc.on
+        on("TriggerMessage", self._trigger)
+        on("GetVariables", self.dm.get_variables)
+        on("SetVariables", self.dm.set_variables)
+        on("ChangeAvailability", self.connectors.change_availability)
+        try:  # an optional package: without it CertificateSigned is NotSupported
+            import station.certs  # noqa: F401
+
+            on("CertificateSigned", lambda req: self.keys().certificate_signed(req))
+        except ImportError:
+            log.info(_TAG, "no certificates on this board")
+
+    def keys(self):
+        # The certificate code (big numbers, DER) is loaded on first use: most boots never need it.
+        if self._keys is None:
+            from station.certs.keystore import Keystore
+
+            self._keys = Keystore(self.store.sub("certs"))
+        return self._keys
+
+    def _trigger(self, req):
+        from station import trigger
+
+        return trigger.handle(self.view, req)
+
+    def sample(self, evse_id, measurands, context):
+        return self.meters.sample(evse_id, measurands, context) if self.meters else None
+
+    async def ticker(self, sched):
+        while True:
+            clock.mono()  # read at least daily, so the monotonic count never misses a ticks wrap
+            self.tx.tick(time.ticks_ms())
+            self.aligned.tick()
+            self.connectors.tick()
+            sched.alive("station")
+            await asyncio.sleep_ms(1000)
+
+    async def run(self, extra=()):
+        # extra: board tasks supervised like ours, as (name, coroutine function, args); they get the
+        # scheduler as their last argument so they can check in.
+        s = self.sched
+        if self.meters:  # a first reading, so a transaction cut by a power loss ends with its energy;
+            await self.meters.poll_once(0)  # one try per meter: a dead bus must not hold the start-up
+        self.connectors.start()
+        self.tx.recover(self.connectors.evse_ids(), self.connectors.plugged)
+        self.connectors.start_plugged()
+        if self.board.wdt:  # armed only now: the start-up above (first poll, recovery) runs unfed
+            s.arm(self.board.wdt(8000))
+        if self.meters:
+            s.spawn("meter", self.meters.run, s, critical=True)
+        s.spawn("inputs", self.inputs.run, s, critical=True)
+        s.spawn("station", self.ticker, s, critical=True)
+        s.spawn("outbox", self.outbox.run)
+        s.spawn("conn", self.conn.run)
+        for name, fn, args in extra:
+            s.spawn(name, fn, *(tuple(args) + (s,)))
+        log.info(_TAG, "station %s up: %d EVSE(s), meters %s", self.cfg["id"], len(self.connectors.evse_ids()),
+                 "on" if self.meters else "none")
+        await s.watchdog()
+
+
+def run(board, cfg, extra=()):
+    asyncio.run(Station(board, cfg).run(extra))

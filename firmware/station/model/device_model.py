@@ -1,0 +1,205 @@
+# The device model: the one owner of the station's OCPP variables (component, variable, instance).
+# Everything else asks it (dm.get) and the CSMS reads/changes it with GetVariables/SetVariables.
+# Only attributeType "Actual" exists here. A value comes from, in rising order: the default below, the
+# board's configuration (config.json, "dm"), and what the station was told at run time (SetVariables,
+# the boot response's interval). Only the last is written to flash (dm.json), so a redeployed
+# configuration takes effect and a value the CSMS set survives reboots and redeployments alike.
+import json
+
+from station import log
+
+_TAG = "dm"
+_RO = 1  # ReadOnly: SetVariables answers Rejected
+_WO = 2  # WriteOnly: GetVariables answers Rejected (passwords)
+
+# Measurands OCPP 2.0.1 defines that a meter of ours may provide (MeasurandEnumType subset).
+MEASURANDS = (
+    "Energy.Active.Import.Register",
+    "Power.Active.Import",
+    "Current.Import",
+    "Voltage",
+    "Frequency",
+)
+_MEAS_DEFAULT = "Energy.Active.Import.Register,Power.Active.Import"
+
+# (component, variable, instance, type, default, flags, limit)
+# type: "i" integer (limit = (min, max)), "b" boolean, "s" string (limit = (minlen, maxlen)),
+#       "m" member list of measurands, "o" option (limit = allowed values).
+# Defaults follow the spec digest §6.
+_DEFS = (
+    ("OCPPCommCtrlr", "HeartbeatInterval", None, "i", 0, 0, (0, 86400)),
+    ("OCPPCommCtrlr", "MessageTimeout", "Default", "i", 30, 0, (1, 600)),
+    ("OCPPCommCtrlr", "RetryBackOffWaitMinimum", None, "i", 10, 0, (0, 3600)),
+    ("OCPPCommCtrlr", "RetryBackOffRandomRange", None, "i", 10, 0, (0, 3600)),
+    ("OCPPCommCtrlr", "RetryBackOffRepeatTimes", None, "i", 5, 0, (0, 20)),
+    ("OCPPCommCtrlr", "MessageAttempts", "TransactionEvent", "i", 3, 0, (1, 10)),
+    ("OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent", "i", 30, 0, (1, 3600)),
+    ("OCPPCommCtrlr", "WebSocketPingInterval", None, "i", 30, 0, (0, 3600)),
+    ("AlignedDataCtrlr", "Measurands", None, "m", _MEAS_DEFAULT, 0, None),
+    ("AlignedDataCtrlr", "Interval", None, "i", 900, 0, (0, 86400)),
+    ("SampledDataCtrlr", "TxUpdatedMeasurands", None, "m", _MEAS_DEFAULT, 0, None),
+    ("SampledDataCtrlr", "TxUpdatedInterval", None, "i", 60, 0, (0, 86400)),
+    ("SampledDataCtrlr", "TxStartedMeasurands", None, "m", "Energy.Active.Import.Register", 0, None),
+    ("SampledDataCtrlr", "TxEndedMeasurands", None, "m", "Energy.Active.Import.Register", 0, None),
+    ("TxCtrlr", "TxStartPoint", None, "o", "EVConnected", 0, ("EVConnected", "PowerPathClosed", "EnergyTransfer")),
+    ("TxCtrlr", "TxStopPoint", None, "o", "EVConnected", 0, ("EVConnected", "PowerPathClosed", "EnergyTransfer")),
+    ("SecurityCtrlr", "OrganizationName", None, "s", "", 0, (0, 64)),
+    ("SecurityCtrlr", "BasicAuthPassword", None, "s", "", _WO, (16, 40)),  # used from the next connection on
+    ("SecurityCtrlr", "SecurityProfile", None, "i", 1, _RO, (0, 3)),
+    ("SecurityCtrlr", "Identity", None, "s", "", _RO, (0, 48)),
+    # Spec silent on a default; 60 s lets a CSMS that signs by hand keep the pending CSR for a while.
+    ("SecurityCtrlr", "CertSigningWaitMinimum", None, "i", 60, 0, (0, 86400)),
+    ("ISO15118Ctrlr", "SeccId", None, "s", "", 0, (0, 64)),
+    ("ISO15118Ctrlr", "V2GCertificateInstallationEnabled", None, "b", False, 0, None),
+)
+_FILE = "dm.json"
+
+
+def _key(c, v, i):
+    return c + "." + v + ("." + i if i else "")
+
+
+def _text(t, value):
+    if t == "b":
+        return "true" if value else "false"
+    return str(value)
+
+
+class DeviceModel:
+    def __init__(self, store=None, measurable=None, initial=None):
+        # measurable: measurand names the station's meters can deliver (None: all of MEASURANDS).
+        self._store = store
+        self._measurable = measurable or MEASURANDS
+        self._vals = {}
+        self._set = {}  # what was set at run time: the only part on flash
+        cfg = initial or {}  # board/simulator configuration, as {"Component.Variable[.Instance]": value}
+        for k in cfg:
+            self._vals[k] = cfg[k]
+        saved = store.read(_FILE) if store else None
+        if saved:
+            try:
+                saved = json.loads(saved)
+                if "set" in saved:
+                    self._set = saved["set"]
+                else:  # a flat file of an older firmware mixed in copies of the configuration: for the
+                    # variables the configuration names, the configuration wins
+                    self._set = {k: saved[k] for k in saved if k not in cfg}
+            except (ValueError, TypeError):
+                log.warn(_TAG, "%s is corrupt; using defaults", _FILE)
+        self._vals.update(self._set)
+
+    def _find(self, comp, var, inst):
+        comp_known = False
+        for d in _DEFS:
+            if d[0] == comp:
+                comp_known = True
+                if d[1] == var and (d[2] == inst or (inst is None and d[2] == "Default")):
+                    return d, True
+        return None, comp_known
+
+    def get(self, comp, var, inst=None):
+        d, _ = self._find(comp, var, inst)
+        if d is None:
+            raise KeyError(_key(comp, var, inst))
+        return self._vals.get(_key(d[0], d[1], d[2]), d[4])
+
+    def put(self, comp, var, value, inst=None):
+        """Set a value from inside the station (e.g. HeartbeatInterval from the boot response)."""
+        d, _ = self._find(comp, var, inst)
+        if d is None:
+            raise KeyError(_key(comp, var, inst))
+        k = _key(d[0], d[1], d[2])
+        if k in self._set and self._set[k] == value:
+            return
+        self._vals[k] = value
+        self._set[k] = value
+        if self._store:
+            self._store.write(_FILE, json.dumps({"set": self._set}))
+
+    def measurands(self, comp, var):
+        v = self.get(comp, var)
+        return [m for m in v.split(",") if m] if v else []
+
+    def _parse(self, d, text):
+        # -> (value, None) or (None, reason) for Rejected
+        t, lim = d[3], d[6]
+        if t == "i":
+            try:
+                v = int(text)
+            except ValueError:
+                return None, "NotAnInteger"
+            if not lim[0] <= v <= lim[1]:
+                return None, "OutOfRange"
+            return v, None
+        if t == "b":
+            if text in ("true", "false"):
+                return text == "true", None
+            return None, "NotABoolean"
+        if t == "s":
+            if not lim[0] <= len(text) <= lim[1]:
+                return None, "InvalidLength"
+            return text, None
+        if t == "o":
+            return (text, None) if text in lim else (None, "ValueNotAllowed")
+        # member list: every member must be a measurand our meters can deliver
+        items = [m.strip() for m in text.split(",")]
+        for m in items:
+            if m not in self._measurable:
+                log.info(_TAG, "refusing measurand %r: not measurable here", m)
+                return None, "UnsupportedMeasurand"
+        return ",".join(items), None
+
+    def _lookup(self, item):
+        # -> (def, status) for a GetVariableData/SetVariableData item
+        if item.get("attributeType", "Actual") != "Actual":
+            return None, "NotSupportedAttributeType"
+        c, v = item["component"], item["variable"]
+        if c.get("evse") is not None:  # this model has no per-EVSE variables
+            return None, "UnknownComponent"
+        d, comp_known = self._find(c["name"], v["name"], v.get("instance"))
+        if d is None:
+            return None, "UnknownVariable" if comp_known else "UnknownComponent"
+        return d, "Accepted"
+
+    def _result(self, item):
+        # The result entry both requests answer with (component, variable, attributeType echoed), the
+        # variable's definition and the lookup status.
+        r = {"component": item["component"], "variable": item["variable"]}
+        if "attributeType" in item:
+            r["attributeType"] = item["attributeType"]
+        d, st = self._lookup(item)
+        return r, d, st
+
+    def get_variables(self, req):
+        """GetVariablesRequest payload -> GetVariablesResponse payload."""
+        out = []
+        for item in req["getVariableData"]:
+            r, d, st = self._result(item)
+            if d is not None and d[5] & _WO:
+                st = "Rejected"
+            elif d is not None:
+                r["attributeValue"] = _text(d[3], self._vals.get(_key(d[0], d[1], d[2]), d[4]))
+            r["attributeStatus"] = st
+            out.append(r)
+        return {"getVariableResult": out}
+
+    def set_variables(self, req):
+        """SetVariablesRequest payload -> SetVariablesResponse payload; each item stands on its own."""
+        out = []
+        for item in req["setVariableData"]:
+            r, d, st = self._result(item)
+            if d is not None:
+                if d[5] & _RO:
+                    st, why = "Rejected", "ReadOnly"
+                else:
+                    value, why = self._parse(d, item["attributeValue"])
+                    if why is None:
+                        self.put(d[0], d[1], value, d[2])
+                        st = "Accepted"  # every variable here takes effect without a reboot
+                    else:
+                        st = "Rejected"
+                if why:
+                    r["attributeStatusInfo"] = {"reasonCode": why}
+            r["attributeStatus"] = st
+            out.append(r)
+        return {"setVariableResult": out}

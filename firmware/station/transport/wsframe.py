@@ -1,0 +1,337 @@
+# WebSocket frames (RFC 6455) of an open connection: masked client frames with a fresh random key each,
+# fragment reassembly, pong for every ping (also between fragments), client pings, close handshake with a
+# timeout, a size limit checked before any payload is allocated. ws.connect() makes the WS objects.
+# Every frame write has a deadline (write_timeout_ms, 0 = none): when the peer stops reading and drain()
+# does not finish in time, the connection fails; that writer, every writer queued behind it and the reader
+# get Closed. No data frame goes out after our close frame (RFC 6455 5.5.1).
+import asyncio
+import gc
+import os
+import time
+
+from micropython import const
+
+from station import log
+
+_TAG = "ws"
+_CONT = const(0)
+_TEXT = const(1)
+_BIN = const(2)
+_CLOSE = const(8)
+_PING = const(9)
+_PONG = const(10)
+_SKIP_CHUNK = const(512)
+_SMALL = const(256)  # frames up to this size are built in the preallocated buffer
+
+
+class Closed(Exception):
+    pass
+
+
+def mask(data, key):
+    """data XOR the repeated 4-byte key, as bytes. One big-int XOR runs in C on every port (no viper needed)."""
+    n = len(data)
+    if n == 0:
+        return b""
+    if n < 8:
+        return bytes(data[i] ^ key[i & 3] for i in range(n))
+    k = (key * ((n + 3) >> 2))[:n]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(k, "big")).to_bytes(n, "big")
+
+
+def close_stream(w):
+    # MicroPython's StreamWriter.close() does nothing (wait_closed() closes the socket): close it here,
+    # synchronously, so the peer sees the TCP close right after the close handshake.
+    try:
+        w.close()
+        s = getattr(w, "s", None)
+        if s is not None:
+            s.close()
+    except Exception:  # closing an already broken socket: nothing left to do
+        pass
+
+
+class WS:
+    def __init__(self, r, w, max_size, write_timeout_ms=10000):
+        self._r = r
+        self._w = w
+        self.max_size = max_size
+        self.write_timeout_ms = write_timeout_ms  # read when the first frame is sent
+        self._due = None  # ticks_ms by which the frame being written must be drained
+        self._watcher = None
+        self._late = None  # why the write deadline failed the connection
+        self._lock = asyncio.Lock()  # one frame on the wire at a time (replies, calls and pings interleave)
+        self._buf = bytearray(_SMALL + 8)  # preallocated frame for small messages (heartbeats, replies)
+        self.closed = False
+        self.close_code = None
+        self.last_rx = time.ticks_ms()  # any frame from the peer proves it alive
+        self._close_sent = False
+        self._reading = False
+        self._closed_evt = asyncio.Event()
+
+    def _refused(self, op):
+        return self.closed or (op < 8 and self._close_sent)
+
+    def _lost(self, why):
+        self._gone()
+        return Closed(why)
+
+    async def _send(self, op, data):
+        if self._refused(op):
+            raise Closed(self._late or "closed")
+        n = len(data)
+        key = os.urandom(4)
+        if n < 126:
+            hdr = bytes((0x80 | op, 0x80 | n))
+        elif n < 65536:
+            hdr = bytes((0x80 | op, 0xFE, n >> 8, n & 0xFF))
+        else:
+            hdr = bytes((0x80 | op, 0xFF)) + n.to_bytes(8, "big")
+        body = mask(data, key)
+        total = len(hdr) + 4 + n
+        async with self._lock:  # the shared buffer is filled only while this frame owns the wire
+            if self._refused(op):  # failed or closing while this frame waited for the wire
+                raise Closed(self._late or "closed")
+            if total <= len(self._buf):
+                b = self._buf
+                h = len(hdr)
+                b[0:h] = hdr
+                b[h : h + 4] = key
+                b[h + 4 : total] = body
+                frame = memoryview(b)[:total]
+            else:
+                frame = hdr + key + body
+            try:
+                self._w.write(frame)
+                if self.write_timeout_ms:
+                    self._due = time.ticks_add(time.ticks_ms(), self.write_timeout_ms)
+                    if self._watcher is None:
+                        self._watcher = asyncio.create_task(self._watch())
+                await self._w.drain()
+            except OSError as e:
+                raise self._lost(self._late or "write failed: %r" % e) from None
+            finally:
+                self._due = None
+
+    async def _watch(self):
+        # The write deadline, one task per connection. Cancelling the stuck drain instead would also drop the
+        # reader's wait on the same socket (asyncio un-registers the whole stream): closing it wakes both.
+        while not self.closed:
+            due = self._due
+            wait = self.write_timeout_ms if due is None else time.ticks_diff(due, time.ticks_ms())
+            if wait <= 0:
+                self._late = "write not drained in %d ms" % self.write_timeout_ms
+                log.warn(_TAG, "%s: connection failed", self._late)
+                self._gone()
+                return
+            await asyncio.sleep_ms(wait)
+
+    async def send(self, text):
+        await self._send(_TEXT, text.encode() if isinstance(text, str) else text)
+
+    async def ping(self, data=b""):
+        await self._send(_PING, data)
+
+    async def _read(self, n):
+        try:
+            b = await self._r.readexactly(n)
+        except (OSError, EOFError) as e:
+            raise self._lost("read failed: %r" % e) from None
+        if len(b) < n:
+            raise self._lost("connection closed by peer")
+        return b
+
+    async def _payload(self, n):
+        """n payload bytes in one buffer allocated before any byte is read, or None when the heap has no room
+        for it (the bytes are then still on the wire, for _skip): a MemoryError never tears the stream."""
+        try:
+            buf = bytearray(n)
+        except MemoryError:
+            gc.collect()
+            return None
+        mv = memoryview(buf)
+        got = 0
+        while got < n:
+            try:
+                k = await self._r.readinto(mv[got:])
+            except (OSError, EOFError) as e:
+                raise self._lost("read failed: %r" % e) from None
+            if not k:
+                raise self._lost("connection closed by peer")
+            got += k
+        return buf
+
+    async def _header(self):
+        h = await self._read(2)
+        op = h[0] & 0x0F
+        fin = h[0] & 0x80
+        if h[0] & 0x70:
+            await self._fail(1002, "reserved bits set")
+        if h[1] & 0x80:
+            await self._fail(1002, "masked server frame")
+        n = h[1] & 0x7F
+        if n == 126:
+            n = int.from_bytes(await self._read(2), "big")
+        elif n == 127:
+            n = int.from_bytes(await self._read(8), "big")
+        if op >= 8 and (n > 125 or not fin):
+            await self._fail(1002, "bad control frame")
+        return op, fin, n
+
+    async def _fail(self, code, why):
+        # Fail the connection (RFC 6455 7.1.7): our close frame, best effort, then drop the socket.
+        log.warn(_TAG, "protocol error: %s; closing %d", why, code)
+        if not self._close_sent:
+            self._close_sent = True
+            try:
+                await self._send(_CLOSE, code.to_bytes(2, "big"))
+            except Closed:  # already gone: nothing to tell the peer
+                pass
+        self._gone()
+        raise Closed(why)
+
+    async def _skip(self, n):
+        while n > 0:
+            k = min(n, _SKIP_CHUNK)
+            await self._read(k)
+            n -= k
+
+    async def _control(self, op, n):
+        data = await self._read(n) if n else b""
+        if op == _PING:
+            await self._send(_PONG, data)
+        elif op == _CLOSE:
+            self.close_code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
+            if not self._close_sent:
+                try:
+                    await self._send(_CLOSE, data[:2])
+                except Closed:  # the peer may already be gone; we are closing anyway
+                    pass
+                self._close_sent = True
+            self._gone()
+            raise Closed("closed by peer (%d)" % self.close_code)
+        elif op != _PONG:
+            await self._fail(1002, "unknown opcode %d" % op)
+
+    async def recv(self):
+        """The next complete text message as str."""
+        self._reading = True
+        try:
+            return await self._recv()
+        finally:
+            self._reading = False
+
+    async def _recv(self):
+        parts = None
+        size = 0
+        dropping = False
+        while True:
+            op, fin, n = await self._header()
+            self.last_rx = time.ticks_ms()
+            if op >= 8:
+                await self._control(op, n)
+                continue
+            if op == _CONT:
+                if parts is None and not dropping:
+                    await self._fail(1002, "continuation without a message")
+            elif parts is not None or dropping:
+                await self._fail(1002, "new message inside a fragmented one")
+            elif op == _BIN:
+                await self._fail(1003, "binary message")
+            elif op != _TEXT:
+                await self._fail(1002, "unknown opcode %d" % op)
+            else:
+                parts = []
+                size = 0
+            size += n
+            part = None
+            if dropping:
+                pass
+            elif size > self.max_size:  # checked before reading: a refused message is never allocated
+                log.warn(_TAG, "message over %d bytes refused", self.max_size)
+            else:
+                part = await self._payload(n) if n else b""
+                if part is None:
+                    log.warn(_TAG, "no memory for a %d-byte message: dropped", size)
+            if part is None:  # dropped, the rest of it skipped; the link lives on
+                dropping = True
+                parts = None
+                await self._skip(n)
+                if fin:
+                    dropping = False
+                    size = 0
+                continue
+            parts.append(part)
+            if fin:
+                try:
+                    data = parts[0] if len(parts) == 1 else b"".join(parts)
+                    parts = None
+                    return data.decode()
+                except UnicodeError:
+                    await self._fail(1007, "text message is not UTF-8")
+                except MemoryError:
+                    parts = None
+                    gc.collect()
+                    log.warn(_TAG, "no memory to assemble a %d-byte message: dropped", size)
+                    size = 0
+
+    async def close(self, code=1000, timeout_ms=3000):
+        """Close handshake: send our close frame, wait for the peer's (bounded), then drop the socket."""
+        if self.closed:
+            return
+        if not self._close_sent:
+            self._close_sent = True
+            try:
+                await self._send(_CLOSE, code.to_bytes(2, "big"))
+            except Closed:
+                return
+        try:
+            if self._reading:  # the reader task sees the peer's close frame and ends the connection
+                await asyncio.wait_for_ms(self._closed_evt.wait(), timeout_ms)
+            else:
+                await asyncio.wait_for_ms(self._await_close(), timeout_ms)
+        except asyncio.TimeoutError:
+            log.warn(_TAG, "no close frame from the peer within %d ms", timeout_ms)
+        except Closed:  # the peer's close frame or EOF: what we waited for
+            pass
+        self._gone()
+
+    async def _await_close(self):
+        # Reads and discards until the peer's close frame arrives (recv() raises Closed then).
+        while not self.closed:
+            op, fin, n = await self._header()
+            if op == _CLOSE:
+                await self._control(op, n)
+            else:
+                await self._skip(n)
+
+    def abort(self):
+        """Drop the connection now, without a close handshake: every reader and writer gets Closed."""
+        self._gone()
+
+    def _gone(self):
+        if not self.closed:
+            self.closed = True
+            close_stream(self._w)
+            self._closed_evt.set()
+            t = self._watcher
+            if t is not None and t is not asyncio.current_task():
+                t.cancel()
+
+    async def keepalive(self, interval_s, timeout_s=None):
+        """Ping every interval_s (WebSocketPingInterval; 0 = off); close when the peer stays silent too long."""
+        if interval_s <= 0:
+            return
+        limit = (timeout_s or 2 * interval_s) * 1000 + interval_s * 1000
+        while not self.closed:
+            await asyncio.sleep(interval_s)
+            if self.closed:
+                return
+            if time.ticks_diff(time.ticks_ms(), self.last_rx) > limit:
+                log.warn(_TAG, "peer silent for %d s: closing", limit // 1000)
+                await self.close(1001, 1000)
+                return
+            try:
+                await self.ping()
+            except Closed:
+                return
