@@ -19,6 +19,7 @@ API (kind = "ChargingStationCertificate" | "V2GCertificate" | None for combined 
 
 Lower layers: p256 (curve, ECDSA-SHA256 with RFC 6979 nonces, as generators that yield per bit), der (DER
 encoder), csr (PKCS#10 build, PEM out), x509 (bounds-checked PEM/DER reader for CertificateSigned, imported on
-first use). An optional package: a board that leaves it out answers the certificate triggers NotImplemented. Flash files: <slot>.pend / <slot>.crt in the given Store.
+first use). Flash files: <slot>.pend / <slot>.crt in the given Store. An optional package: a board that
+leaves it out answers the certificate triggers NotImplemented.
 Needs 3-argument pow (Unix and ESP32 ports have it); pow(x, -1, m) is avoided: MicroPython returns 0.
 """

@@ -9,7 +9,7 @@
 import asyncio
 from station import clock
 from station import log
-from station.certs import csr, der, p256
+from station.certs import csr, p256
 
 CS = "ChargingStationCertificate"
 V2G = "V2GCertificate"
