@@ -11,7 +11,8 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 
 import fuzz_ws  # noqa: E402
-from peers.wsserver import frame  # noqa: E402
+
+from tools.csms.audit import frame  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from peers.wsserver import AuditServer, frame, schema_errors
 from station_bench import Station
+
+from tools.csms.audit import AuditServer, frame, schema_errors
 
 CODES = {
     "type": "TypeConstraintViolation",

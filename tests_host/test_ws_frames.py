@@ -1,12 +1,13 @@
 """Frame-level behaviour of the station's WebSocket client, audited by a hand-written server
-(tests_host/peers/wsserver.py). The station is the real one: tools/sim.py, the firmware under the Unix port."""
+(tools/csms/audit.py). The station is the real one: tools/sim.py, the firmware under the Unix port."""
 
 import asyncio
 import json
 import re
 
-from peers.wsserver import AuditServer, frame
 from station_bench import Station
+
+from tools.csms.audit import AuditServer, frame
 
 TRIGGER_HB = {"requestedMessage": "Heartbeat"}
 # reconnect after 1 s, doubled once (the defaults, 10 s + up to 10 s at random, would outlast the tests);

@@ -1,6 +1,6 @@
 """CPU per TriggerMessage(Heartbeat) round trip: the firmware under the Unix port versus a charge point on CPython
 with the `ocpp` package (v201 ChargePoint over a `websockets` client, what a Linux-based charger would run),
-side by side in one run against the same CSMS (tools/csms.py).
+side by side in one run against the same CSMS (tools/csms/dev.py).
 
     .venv/bin/python tools/bench_cpu.py [--n 1000]
 
@@ -77,7 +77,7 @@ def main():
     if a.cp:
         asyncio.run(cpython_cp(*a.cp))
         return
-    from csms import CSMS
+    from tools.csms.dev import CSMS
     from simctl import Station
 
     with CSMS(interval=3600) as csms:

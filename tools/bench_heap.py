@@ -29,10 +29,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import benchkit  # noqa: E402
-from csms import CSMS  # noqa: E402
 from simctl import Station  # noqa: E402
 
 from tools.build import mpy  # noqa: E402
+from tools.csms.dev import CSMS  # noqa: E402
 
 SID = "HEAP-CS"
 BUDGET_HEAP_K = 128

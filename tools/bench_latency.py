@@ -1,5 +1,5 @@
 """TriggerMessage latency seen from the CSMS on loopback: the firmware from .mpy under the Unix port (tools/sim.py,
-2 EVSEs, a transaction running on each) against tools/csms.py (the `ocpp` package).
+2 EVSEs, a transaction running on each) against tools/csms/dev.py (the `ocpp` package).
 
     .venv/bin/python tools/bench_latency.py [--n 1000] [--n-other 100]
 
@@ -20,8 +20,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import benchkit  # noqa: E402
-from csms import CSMS  # noqa: E402
 from simctl import Station  # noqa: E402
+
+from tools.csms.dev import CSMS  # noqa: E402
 
 SID = "LAT-CS"
 
@@ -88,7 +89,7 @@ def main():
                                       "max": max(msg) * 1000, "n": len(msg)} if msg else None)}
     text = benchkit.table(("requestedMessage", "answers", "n", "resp p50 ms", "resp p99", "resp max",
                            "msg p50 ms", "msg p99", "msg max"), rows)
-    text += ("\n\nLoopback, one trigger at a time, CSMS = tools/csms.py (`ocpp` package, validating), station = "
+    text += ("\n\nLoopback, one trigger at a time, CSMS = tools/csms/dev.py (`ocpp` package, validating), station = "
              "firmware .mpy under the Unix port with 2 EVSEs charging. resp = TriggerMessage sent -> response "
              "received; msg = TriggerMessage sent -> the triggered CALL received (CSMS frame timestamps). "
              "SignChargingStationCertificate's message includes a fresh P-256 key and CSR; TransactionEvent's goes "

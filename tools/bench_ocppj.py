@@ -5,7 +5,7 @@
 - heap in use after import, and at rest once registered (gc.mem_alloc after gc.collect),
 - bytes allocated while one 4 KB CSMS CALL is received, validated and answered (gc disabled meanwhile),
 - the smallest -X heapsize with which boot + 20 CALL round trips + the 4 KB message still work,
-- round-trip time of the station's CALL (Heartbeat) on loopback against tools/csms.py (the ocpp package).
+- round-trip time of the station's CALL (Heartbeat) on loopback against tools/csms/dev.py (the ocpp package).
 Objects are about twice as large on x86_64 as on the ESP32, so these heap figures are an upper bound.
 """
 
@@ -17,7 +17,7 @@ import tempfile
 import time
 
 from tools.build import mpy
-from tools.csms import CSMS
+from tools.csms.dev import CSMS
 
 MP = r'''
 import gc, sys, json, time, asyncio

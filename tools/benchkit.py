@@ -128,7 +128,7 @@ KINDS = {
 
 
 def trigger(csms, sid, kind, i=0, timeout=10):
-    """One TriggerMessage from the CSMS (tools/csms.py) and, when Accepted, the CALL it asked for.
+    """One TriggerMessage from the CSMS (tools/csms/dev.py) and, when Accepted, the CALL it asked for.
 
     Returns (status, response latency s, triggered-message latency s or None), both measured on the
     CSMS's own frame timestamps (taken in its event loop as frames go out and come in)."""

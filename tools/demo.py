@@ -1,4 +1,4 @@
-"""`make demo`: a local CSMS (tools/csms.py, the `ocpp` package) and one simulated station (tools/sim.py).
+"""`make demo`: a local CSMS (tools/csms/dev.py, the `ocpp` package) and one simulated station (tools/sim.py).
 
 Walks through boot, plug-in, charging with periodic meter values and unplug, then sends a TriggerMessage of
 every one of the eleven kinds (and a few with evse absent or unknown), printing a readable message trace and
@@ -12,8 +12,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from csms import CSMS  # noqa: E402
 from simctl import Station, sent_after, set_vars, trigger  # noqa: E402
+
+from tools.csms.dev import CSMS  # noqa: E402
 
 SID = "DEMO-CS1"
 

@@ -1,5 +1,5 @@
 """Fault injection against the real station (tools/sim.py: firmware .mpy under the Unix port, pymodbus meters)
-and a raw WebSocket CSMS (tests_host/peers/wsserver.py's AuditServer, which answers the station's CALLs and
+and a raw WebSocket CSMS (tools/csms/audit.py's AuditServer, which answers the station's CALLs and
 checks them against the official schemas). Used by tests_host/test_faults*.py (short runs) and as a tool:
 
     .venv/bin/python tools/faults.py [--cuts 50] [--seed N]

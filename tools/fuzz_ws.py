@@ -7,7 +7,7 @@ Every run prints its seed ("fuzz_ws: seed N ..."), also one chosen at random whe
 
 The station is the product: tools/sim.py (firmware .mpy under the Unix port, pymodbus meter, 1 EVSE), with
 firmware/heapmon.py logging its live heap every second. The CSMS is the raw-frame AuditServer of
-tests_host/peers/wsserver.py (answers the station's CALLs, checks them against the official schemas).
+tools/csms/audit.py (answers the station's CALLs, checks them against the official schemas).
 Each example is one input: bad JSON, wrong types, huge ids, deep nesting, invalid UTF-8, unknown actions,
 oversized, truncated JSON, truncated frames, stray results, bad opcodes, control frames, fragments, and
 well-formed CALLs with random payloads. After each one a probe CALL (GetVariables) must be answered.
@@ -31,17 +31,16 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests_host"))
 
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import seed as hypothesis_seed  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import benchkit  # noqa: E402
-from peers.wsserver import AuditServer, frame  # noqa: E402
 from simctl import BAD_LINE, Station  # noqa: E402
+
+from tools.csms.audit import AuditServer, frame  # noqa: E402
 
 SID = "FUZZ-CS"
 MAX_MESSAGE = 16384  # the station's default max_message (app.py)

@@ -2,7 +2,7 @@
 
 Library use (tests, demo):
 
-    from tools.csms import CSMS
+    from tools.csms.dev import CSMS
     with CSMS(boot=["Pending", "Accepted"], interval=5) as csms:   # starts on 127.0.0.1, ephemeral port
         url = csms.url                                             # ws://127.0.0.1:<port>  (station appends /<id>)
         csms.wait_for("Heartbeat")                                 # the first CALL of that action from the station
@@ -18,7 +18,7 @@ boot (status, or a list used one per BootNotification, the last one repeating), 
 call() raises CallError (code, description) when the station answers CALLERROR, TimeoutError without answer.
 CALLs are dispatched in their own task so a slow handler never stops the CSMS from reading.
 
-CLI: .venv/bin/python tools/csms.py --port 9000 [--boot Pending,Accepted] [--interval 60]
+CLI: .venv/bin/python tools/csms/dev.py --port 9000 [--boot Pending,Accepted] [--interval 60]
 prints a live trace of every message.
 """
 

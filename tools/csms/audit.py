@@ -15,7 +15,7 @@ import time
 
 import jsonschema
 
-from mpharness import ROOT
+from tools import ROOT
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _validators = {}
