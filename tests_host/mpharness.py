@@ -57,9 +57,10 @@ def micropypath(extra=()):
     return ":".join(list(extra) + parts)
 
 
-def run_mp(args, heap=DEFAULT_HEAP, timeout=DEFAULT_TIMEOUT, cwd=None, extra_path=()):
-    """Run micropython with the project's import path; returns (rc, output); rc None on timeout."""
-    env = dict(os.environ, MICROPYPATH=micropypath(extra_path))
+def run_mp(args, heap=DEFAULT_HEAP, timeout=DEFAULT_TIMEOUT, cwd=None, extra_path=(), path=None):
+    """Run micropython with the project's import path (or exactly `path`); returns (rc, output); rc None on
+    timeout."""
+    env = dict(os.environ, MICROPYPATH=path or micropypath(extra_path))
     cmd = [micropython(), "-X", "heapsize=" + heap] + list(args)
     try:
         p = subprocess.run(cmd, env=env, cwd=cwd or ROOT, capture_output=True, timeout=timeout)
