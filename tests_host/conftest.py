@@ -1,10 +1,6 @@
-import os
-import sys
-
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
+# mpharness is found as pytest finds this file: tests_host/ (no __init__.py) is put on sys.path first.
 pytest_plugins = ["mpharness", "pytester"]
 
 
@@ -12,7 +8,7 @@ pytest_plugins = ["mpharness", "pytester"]
 def stations():
     """start(csms, sid, **kw): the real station (tools/sim.py via simctl.Station) at csms.url + "/ocpp";
     each one is stopped at the end of the test and must have logged no error line or traceback."""
-    from station_bench import Station
+    from boards.host.sim.simctl import Station
 
     made = []
 

@@ -8,13 +8,11 @@ sequence of the real Modbus master is observable.
 
 import json
 import os
-import sys
 
 import pytest
 from mpharness import ROOT, run_mp
 
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-from meter_sim import MeterSim  # noqa: E402
+from boards.host.sim.meters import MeterSim
 
 FAKE_MACHINE = r'''
 import time, termios

@@ -1,14 +1,12 @@
-"""Host board: the bench (tools/bench.py) drives connector inputs the firmware polls under the Unix port."""
+"""Host board: the pin file (boards/host/sim/pins.py) drives connector inputs the firmware polls under the Unix port."""
 
 import json
 import os
 import subprocess
-import sys
 
 from mpharness import ROOT, micropypath, micropython
 
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import bench  # noqa: E402
+from boards.host.sim import pins
 
 SCRIPT = r"""
 import asyncio, json, os, time
@@ -43,7 +41,7 @@ asyncio.run(main())
 
 def test_bench_file_drives_the_connector_inputs(tmp_path):
     d = str(tmp_path)
-    bench.set_inputs(d, 2, plug=1)  # EVSE 2 already plugged at boot: the start state, no event
+    pins.set_inputs(d, 2, plug=1)  # EVSE 2 already plugged at boot: the start state, no event
     stop = os.path.join(d, "stop")
     cfg = {"dir": d, "evses": [1, 2], "reset_cause": "Watchdog", "meters": {"2": ["EM340", 7]}, "stop": stop,
            "hang_ms": 60000}
@@ -66,11 +64,11 @@ def test_bench_file_drives_the_connector_inputs(tmp_path):
     try:
         until("READY")
         # each change of the bench file is seen as its own event before the next one is made: order, no pause
-        bench.set_input(d, 1, "plug", 1)
+        pins.set_input(d, 1, "plug", 1)
         until("EV ")
-        bench.set_inputs(d, 1, charging=1)
+        pins.set_inputs(d, 1, charging=1)
         until("EV ")
-        bench.set_input(d, 2, "fault", 1)
+        pins.set_input(d, 2, "fault", 1)
         until("EV ")
         open(stop, "w").close()
         out = "".join(lines) + p.communicate(timeout=60)[0]
@@ -85,6 +83,6 @@ def test_bench_file_drives_the_connector_inputs(tmp_path):
     ], out
     final = json.loads(out.split("FINAL ")[1])
     assert final == [["Occupied", True, True, False], ["Faulted", True, False, True]]
-    assert bench.get_inputs(d) == {"1": {"plug": 1, "charging": 1, "fault": 0},
+    assert pins.get_inputs(d) == {"1": {"plug": 1, "charging": 1, "fault": 0},
                                    "2": {"plug": 1, "charging": 0, "fault": 1}}
-    assert not os.path.exists(bench.pins_path(d) + ".tmp")
+    assert not os.path.exists(pins.pins_path(d) + ".tmp")

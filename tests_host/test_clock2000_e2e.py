@@ -8,7 +8,9 @@ import re
 import time
 
 import pytest
-from station_bench import CSMS, payloads, set_vars
+
+from boards.host.sim.simctl import payloads, set_vars
+from tools.csms.dev import CSMS
 
 SID = "CS-RTC"
 ALIGN = 60  # AlignedDataCtrlr.Interval for the test: every grid point is a whole minute

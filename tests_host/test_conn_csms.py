@@ -9,7 +9,9 @@ times compared are lower bounds the station must wait at least."""
 import time
 
 import pytest
-from station_bench import CSMS, CallError, Station, sent_after
+
+from boards.host.sim.simctl import Station, sent_after
+from tools.csms.dev import CSMS, CallError
 
 # reconnect after 1 s, doubled once (the defaults, 10 s + up to 10 s at random, would outlast the tests);
 # no clock-aligned MeterValues in the middle of a test

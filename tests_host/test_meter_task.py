@@ -3,13 +3,11 @@
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 from mpharness import ROOT, micropypath, micropython, run_mp
 
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-from meter_sim import MeterSim  # noqa: E402
+from boards.host.sim.meters import MeterSim
 
 HANG_MS = 60000  # only ends a hung script: every run below ends on an event
 

@@ -8,8 +8,7 @@ import sys
 import pytest
 from mpharness import ROOT, run_mp
 
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-from meter_sim import MeterSim  # noqa: E402
+from boards.host.sim.meters import MeterSim
 
 UNITS = {1: "SDM630", 2: "SDM120", 3: "B23", 4: "EM340"}
 POWER = {1: 7360.0, 2: 3450.0, 3: 11040.0, 4: 4140.0}

@@ -3,19 +3,17 @@ Unix port must refuse each one with the right error, keep the loop running and r
 
 import json
 import os
-import sys
 import threading
 import tty
 
 import pytest
-from mpharness import ROOT, run_mp
+from mpharness import run_mp
 
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import meter_sim  # noqa: E402
+from boards.host.sim import meters
 
 
 def crc(data):
-    c = meter_sim._crc(data)  # CRC-16/MODBUS, low byte first on the wire
+    c = meters._crc(data)  # CRC-16/MODBUS, low byte first on the wire
     return bytes([c & 0xFF, c >> 8])
 
 

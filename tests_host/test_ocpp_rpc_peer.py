@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from mpharness import ROOT
-from station_bench import Station
+from boards.host.sim.simctl import Station
+from tools import ROOT
 
 NODE = shutil.which("node")
 PEER = os.path.join(ROOT, "tests_host", "peers", "ocpp_rpc_csms.js")

@@ -11,8 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from station_bench import Station
-
+from boards.host.sim.simctl import Station
 from tools.csms.audit import AuditServer, frame, schema_errors
 
 CODES = {

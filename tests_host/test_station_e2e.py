@@ -3,16 +3,14 @@ meter values, SetVariables, CSMS outages and power cuts, a failing meter. The fi
 Unix port with a heap cap (tools/sim.py), against the `ocpp` package CSMS and pymodbus meters."""
 
 import json
-import os
 import re
-import sys
 import time
 
 import pytest
-from station_bench import CSMS, ROOT, between, marker, payloads, set_vars
 
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import sim  # noqa: E402
+from boards.host.sim import simulator as sim
+from boards.host.sim.simctl import between, marker, payloads, set_vars
+from tools.csms.dev import CSMS
 
 
 def tx_events(csms_list, sid):

@@ -5,7 +5,9 @@ Conformance case ids (TC_F_xx) from OCPP 2.0.1 Part 6, as listed in the spec dig
 import time
 
 import pytest
-from station_bench import CSMS, Station, between, marker, none_before_marker, sent_after, set_vars, trigger
+
+from boards.host.sim.simctl import Station, between, marker, none_before_marker, sent_after, set_vars, trigger
+from tools.csms.dev import CSMS
 
 SID = "CS-TRIG"
 

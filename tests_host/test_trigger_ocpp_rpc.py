@@ -9,9 +9,9 @@ import threading
 import time
 
 import pytest
-from station_bench import Station
+from boards.host.sim.simctl import Station
 
-from mpharness import ROOT
+from tools import ROOT
 
 NODE = shutil.which("node")
 PEER = os.path.join(ROOT, "tests_host", "peers", "ocpp_rpc_remote.js")

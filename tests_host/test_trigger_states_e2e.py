@@ -8,7 +8,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from station_bench import CSMS, CallError, Station, between, sent_after, trigger
+
+from boards.host.sim.simctl import Station, between, sent_after, trigger
+from tools.csms.dev import CSMS, CallError
 
 
 @pytest.fixture

@@ -5,8 +5,7 @@ import asyncio
 import json
 import re
 
-from station_bench import Station
-
+from boards.host.sim.simctl import Station
 from tools.csms.audit import AuditServer, frame
 
 TRIGGER_HB = {"requestedMessage": "Heartbeat"}

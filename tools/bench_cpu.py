@@ -77,8 +77,8 @@ def main():
     if a.cp:
         asyncio.run(cpython_cp(*a.cp))
         return
+    from boards.host.sim.simctl import Station
     from tools.csms.dev import CSMS
-    from simctl import Station
 
     with CSMS(interval=3600) as csms:
         st = Station(csms.url + "/ocpp", "CPU-FW", evses=1)

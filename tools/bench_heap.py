@@ -29,8 +29,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import benchkit  # noqa: E402
-from simctl import Station  # noqa: E402
 
+from boards.host.sim.simctl import Station  # noqa: E402
 from tools.build import mpy  # noqa: E402
 from tools.csms.dev import CSMS  # noqa: E402
 
@@ -124,8 +124,7 @@ print("CODE", gc.mem_alloc() - a)
 
 def code_heap(modules):
     """Heap taken by importing these modules from .mpy in a fresh micropython (no station objects)."""
-    fw, bd = mpy.build("host")
-    env = dict(os.environ, MICROPYPATH=":".join((".frozen", fw, bd)))
+    env = dict(os.environ, MICROPYPATH=mpy.unix_path("host"))
     mods = [m for m in modules if m not in ("__main__", "main")]
     # the module list goes in a file: the Unix port aborts on an argv item of 256+ characters
     with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:

@@ -20,8 +20,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import benchkit  # noqa: E402
-from simctl import Station  # noqa: E402
 
+from boards.host.sim.simctl import Station  # noqa: E402
 from tools.csms.dev import CSMS  # noqa: E402
 
 SID = "LAT-CS"

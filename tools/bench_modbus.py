@@ -3,7 +3,7 @@
     .venv/bin/python tools/bench_modbus.py
 
 Runs the firmware's Modbus master (firmware/hw) in `micropython` against the pymodbus SDM630 of
-tools/meter_sim.py over a real pty and prints, for one SDM630 poll of V/I/P per phase, total power,
+boards/host/sim/meters.py over a real pty and prints, for one SDM630 poll of V/I/P per phase, total power,
 import energy and frequency: transactions, bytes on the wire each way, and the time those bytes take
 at 9600 baud 8N1 (plus the 3.5-character silence before each request). Also the CRC-16 cost (table
 vs bitwise) and the heap the meter task holds (gc.mem_alloc before/after, x86-64 objects are about
@@ -12,13 +12,12 @@ twice their ESP32 size).
 
 import json
 import os
+import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests_host"))
-
-from meter_sim import MeterSim  # noqa: E402
-from mpharness import run_mp  # noqa: E402
+from boards.host.sim.meters import MeterSim
+from tools import ROOT
+from tools.build import mpy
 
 BAUD = 9600
 
@@ -103,7 +102,10 @@ def main():
     sim.set_power(1, 11000)
     try:
         bytes_in0, bytes_out0 = sim.bytes_in, sim.bytes_out
-        rc, out = run_mp(["-c", SCRIPT % json.dumps({"path": path})], heap="64K", timeout=60)
+        p = subprocess.run([mpy.micropython(), "-X", "heapsize=64K", "-c", SCRIPT % json.dumps({"path": path})],
+                           env=dict(os.environ, MICROPYPATH=mpy.unix_path("host")), cwd=ROOT, capture_output=True,
+                           text=True, errors="replace", timeout=60)
+        rc, out = p.returncode, p.stdout + p.stderr
         seen_in, seen_out = sim.bytes_in - bytes_in0, sim.bytes_out - bytes_out0
     finally:
         sim.stop()

@@ -12,8 +12,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from simctl import Station, sent_after, set_vars, trigger  # noqa: E402
 
+from boards.host.sim.simctl import Station, sent_after, set_vars, trigger  # noqa: E402
 from tools.csms.dev import CSMS  # noqa: E402
 
 SID = "DEMO-CS1"

@@ -30,7 +30,8 @@ sys.path.insert(0, HERE)
 
 import benchkit  # noqa: E402
 from fuzz_ws import Server  # noqa: E402
-from simctl import Station  # noqa: E402
+
+from boards.host.sim.simctl import Station  # noqa: E402
 
 FAST = {"OCPPCommCtrlr": {"RetryBackOffWaitMinimum": 0, "RetryBackOffRandomRange": 0}}
 

@@ -38,8 +38,8 @@ from hypothesis import seed as hypothesis_seed  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import benchkit  # noqa: E402
-from simctl import BAD_LINE, Station  # noqa: E402
 
+from boards.host.sim.simctl import BAD_LINE, Station  # noqa: E402
 from tools.csms.audit import AuditServer, frame  # noqa: E402
 
 SID = "FUZZ-CS"
@@ -51,7 +51,7 @@ ACTIONS = ["TriggerMessage", "GetVariables", "SetVariables", "ChangeAvailability
 TRIGGERS = ["Heartbeat", "StatusNotification", "MeterValues", "TransactionEvent", "LogStatusNotification",
             "FirmwareStatusNotification", "BootNotification", "SignV2GCertificate", "SignCombinedCertificate",
             "PublishFirmwareStatusNotification"]
-# an error line of firmware/log.py ("<s.ms> E tag: ...") or a traceback; simctl's problems() also matches " E "
+# an error line of firmware/station/log.py ("<s.ms> E tag: ...") or a traceback; simctl's problems() also matches " E "
 # inside an info line, e.g. an incoming CALL whose fuzzed action is "E"
 PROBE = {"getVariableData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]}
 

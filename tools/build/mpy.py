@@ -4,7 +4,9 @@
 
 Output: build/mpy/firmware/... and build/mpy/<board>/... . Bytecode-only .mpy files are the same for every
 port, so the one build (made with -march=xtensawin) runs on the ESP32 and under the Unix port alike.
-A board's main.py and boot.py stay .py: the board runs them as scripts. Only changed files are recompiled.
+A board's main.py and boot.py stay .py: the board runs them as scripts; freeze manifests are build scripts, and a
+board's CPython folders (boards/host/sim/, the simulator) are not for the board at all: none of them is compiled.
+Only changed files are recompiled.
 """
 
 import argparse
@@ -16,6 +18,7 @@ from tools import ROOT
 
 OUT = os.path.join(ROOT, "build", "mpy")
 _SCRIPTS = ("main.py", "boot.py", "manifest.py")
+CPYTHON_DIRS = ("sim",)  # a board's folders that run under CPython, next to it: boards/host/sim/
 
 
 def _venv_bin(name):
@@ -33,9 +36,9 @@ def micropython():
     return _venv_bin("micropython")
 
 
-def _sources(top, skip=()):
+def _sources(top, skip=(), skip_dirs=()):
     for d, dirs, files in os.walk(top):
-        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+        dirs[:] = sorted(x for x in dirs if x != "__pycache__" and not (d == top and x in skip_dirs))
         for f in sorted(files):
             if f.endswith(".py") and f not in skip:
                 yield os.path.join(d, f)
@@ -44,9 +47,10 @@ def _sources(top, skip=()):
 def build(board="host"):
     """Compile what changed; returns (firmware dir, board dir) of .mpy files."""
     done = []
-    for src_top, skip in ((os.path.join(ROOT, "firmware"), ()), (os.path.join(ROOT, "boards", board), _SCRIPTS)):
+    for src_top, skip, skip_dirs in ((os.path.join(ROOT, "firmware"), ("manifest.py",), ()),
+                                     (os.path.join(ROOT, "boards", board), _SCRIPTS, CPYTHON_DIRS)):
         out_top = os.path.join(OUT, os.path.basename(src_top) if src_top.endswith("firmware") else board)
-        for src in _sources(src_top, skip):
+        for src in _sources(src_top, skip, skip_dirs):
             rel = os.path.relpath(src, src_top)
             dst = os.path.join(out_top, rel[:-3] + ".mpy")
             if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
@@ -57,6 +61,12 @@ def build(board="host"):
                            check=True)
         done.append(out_top)
     return tuple(done)
+
+
+def unix_path(board="host"):
+    """MICROPYPATH for the Unix port running the .mpy build (rebuilt first where stale): the port's frozen
+    modules (asyncio), the firmware, the board's modules."""
+    return ":".join((".frozen",) + build(board))
 
 
 def sizes(top):

@@ -1,5 +1,6 @@
-"""Drive tools/sim.py from CPython: start the simulated station as a subprocess, send control-port commands,
-read its log. Used by the demo (tools/demo.py) and the end-to-end tests (tests_host/station_bench.py)."""
+"""Drive the simulator from CPython: start the simulated station (simulator.py, whose command line tools/sim.py
+is) as a subprocess, send control-port commands, read its log. Used by the demo, the benchmarks, the robustness
+runs and the end-to-end tests."""
 
 import json
 import os
@@ -11,22 +12,24 @@ import sys
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# An error line of firmware/log.py ("<seconds>.<ms> E <tag>: ...") or a traceback: never expected behaviour.
+from tools import ROOT
+
+SIMULATOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "simulator.py")
+# An error line of firmware/station/log.py ("<seconds>.<ms> E <tag>: ...") or a traceback: never expected behaviour.
 BAD_LINE = re.compile(r"^\d+\.\d{3} E |^Traceback")
 
 
 class Station:
-    """tools/sim.py in a subprocess: the firmware under the Unix port with pymodbus meters."""
+    """simulator.py in a subprocess: the firmware under the Unix port with pymodbus meters."""
 
     def __init__(self, csms_url, station_id="CS1", evses=1, meter="sdm630", state=None, heap="256K",
                  extra=(), echo=False, dm=None, reset_cause=None, clock_start=None, password=None):
         # echo: also print the station's log lines as they come (the demo does)
-        # dm: {"Component.Variable[.Instance]": value} (sim.py --dm, the value given as JSON);
+        # dm: {"Component.Variable[.Instance]": value} (--dm of tools/sim.py, the value given as JSON);
         # reset_cause: the first boot's reason (--reset-cause); clock_start: ISO 8601 (--clock-start);
-        # password: HTTP Basic (--password); extra: any other sim.py arguments
+        # password: HTTP Basic (--password); extra: any other tools/sim.py arguments
         self.id = station_id
-        cmd = [sys.executable, os.path.join(ROOT, "tools", "sim.py"), "--csms", csms_url, "--id", station_id,
+        cmd = [sys.executable, SIMULATOR, "--csms", csms_url, "--id", station_id,
                "--evses", str(evses), "--meter", meter, "--control", "0", "--heap", heap]
         for k, v in (dm or {}).items():
             cmd += ["--dm", "%s=%s" % (k, json.dumps(v))]
@@ -112,7 +115,7 @@ class Station:
 
     def assert_clean(self):
         """Running, and no error line or traceback in its log."""
-        assert self.alive(), "sim.py exited (%s):\n%s" % (self.proc.returncode, "\n".join(self.lines[-40:]))
+        assert self.alive(), "the simulator exited (%s):\n%s" % (self.proc.returncode, "\n".join(self.lines[-40:]))
         assert not self.problems(), "\n".join(self.problems())
 
     def __enter__(self):

@@ -11,15 +11,16 @@ value for one quantity. Register values are computed at request time in the SimD
 callback from the simulated state (power, energy integrated over time), which is the pymodbus 3.16
 way of changing served values (the old ModbusServerContext API silently ignores such writes).
 
-Library use (from a test or tools/sim.py):
+Library use (from a test or the simulator, boards/host/sim/simulator.py):
 
+    from boards.host.sim.meters import MeterSim
     sim = MeterSim({1: "SDM630", 2: "EM340"})
     path = sim.start()            # background thread; or: path = await sim.astart() in your loop
     sim.set_power(1, 7400)        # W drawn by the EV on unit 1
     ...
     sim.stop()
 
-Standalone: ``python tools/meter_sim.py SDM630:1 EM340:2 --power 1=7400`` prints the pty path.
+Standalone: ``python boards/host/sim/meters.py SDM630:1 EM340:2 --power 1=7400`` prints the pty path.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""CPython side of the host board's inputs: the test bench sets a connector's contacts.
+"""CPython side of the host board's inputs: the simulator sets a connector's contacts in a pin file.
 
-The firmware's host board (boards/host/board.py) reads <state dir>/pins.json when its inputs poll:
+The firmware's host board (boards/host/station_board.py) reads <state dir>/pins.json when its inputs poll:
     {"1": {"plug": 1, "charging": 0, "fault": 0}, ...}   EVSE id -> input -> 0/1 (1 = active)
 Every change replaces the file atomically (write a temp file, rename), so the firmware never sees a
 half-written file. Inputs: "plug" (plug detect), "charging" (contactor feedback / pilot C), "fault".

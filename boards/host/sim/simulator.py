@@ -40,14 +40,10 @@ import signal
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-
-import bench  # noqa: E402
-from meter_sim import MeterSim  # noqa: E402
-
-from tools.build import mpy  # noqa: E402
+from boards.host.sim import pins
+from boards.host.sim.meters import MeterSim
+from tools import ROOT
+from tools.build import mpy
 
 MODELS = {"sdm630": "SDM630", "sdm120": "SDM120", "abb_b23": "B23", "em340": "EM340"}
 # BootReasonEnumType of OCPP 2.0.1
@@ -75,7 +71,7 @@ class Sim:
             "uart": uart,
             "meters": {str(e): [MODELS[self.a.meter], e] for e in self.evses},
             "evses": self.evses,
-            "pins": bench.pins_path(self.bench_dir),
+            "pins": pins.pins_path(self.bench_dir),
             "csms": self.a.csms,
             "id": self.a.id,
             "serial": self.a.serial or self.a.id,
@@ -115,7 +111,7 @@ class Sim:
         self.boots += 1
         env = dict(os.environ)
         # The firmware runs from .mpy as on a board: no compiler in RAM, so --heap means what it says.
-        env["MICROPYPATH"] = ":".join((".frozen",) + mpy.build("host"))
+        env["MICROPYPATH"] = mpy.unix_path("host")
         self.proc = await asyncio.create_subprocess_exec(
             mpy.micropython(), "-X", "heapsize=" + self.a.heap, os.path.join(ROOT, "boards", "host", "main.py"),
             self.cfg_path, reset_cause, env=env, stdout=sys.stdout, stderr=sys.stdout)
@@ -126,7 +122,7 @@ class Sim:
             await self.proc.wait()
 
     def apply(self, e, **inputs):
-        bench.set_inputs(self.bench_dir, e, **inputs)
+        pins.set_inputs(self.bench_dir, e, **inputs)
 
     async def command(self, req):
         cmd = req.get("cmd")
@@ -157,8 +153,8 @@ class Sim:
             await self.kill()
             await self.boot("PowerUp")
         elif cmd == "state":
-            pins = bench.get_inputs(self.bench_dir)
-            return {"evses": {str(x): dict(pins.get(str(x), {n: 0 for n in bench.NAMES}),
+            now = pins.get_inputs(self.bench_dir)
+            return {"evses": {str(x): dict(now.get(str(x), {n: 0 for n in pins.NAMES}),
                                           power_w=self.power[x], meter_fail=self.meter_fail[x],
                                           energy_wh=round(self.meters.energy_wh(x), 3)) for x in self.evses},
                     "boots": self.boots, "running": self.proc is not None and self.proc.returncode is None}
