@@ -3,13 +3,17 @@ meter values, SetVariables, CSMS outages and power cuts, a failing meter. The fi
 Unix port with a heap cap (tools/sim.py), against the `ocpp` package CSMS and pymodbus meters."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 
 import pytest
 
 from boards.host.sim import simulator as sim
 from boards.host.sim.simctl import between, marker, payloads, set_vars
+from tools import ROOT
 from tools.csms.dev import CSMS
 
 
@@ -132,6 +136,16 @@ def test_sim_writes_dm_and_clock_start_into_the_configuration(tmp_path):
     for bad in (["--dm", "NoDot=1"], ["--dm", "A.B"], ["--clock-start", "yesterday"], ["--reset-cause", "Nap"]):
         with pytest.raises(SystemExit):
             sim.parse_args(["--csms", "ws://x", "--id", "X"] + bad)
+
+
+def test_the_readme_command_line_is_the_simulator(tmp_path):
+    # tools/sim.py, what people script against, is a thin entry to boards/host/sim/simulator.py; it finds the
+    # project from any working directory (the venv's .pth file, make setup)
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "sim.py"), "--help"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    for option in ("--csms", "--id", "--evses", "--meter", "--state", "--control", "--clock-start"):
+        assert option in p.stdout
 
 
 def test_full_transaction_periodic_values_and_measurands(bench):
