@@ -41,32 +41,32 @@ test: lint $(NPM_STAMP)
 
 # The README's "run it" command: a local CSMS and a simulated station, a trace and a summary table.
 demo: setup
-	$(BIN)/python tools/demo.py
+	$(BIN)/python tools/demo/demo.py
 
 # Benchmarks and robustness runs (issue 6): each prints a table and writes results/<name>.md and .json;
 # `make bench` runs the four benchmarks and joins their tables into results/benchmarks.md.
 bench-heap: setup
-	$(BIN)/python tools/bench_heap.py
+	$(BIN)/python tools/bench/heap.py
 
 bench-latency: setup
-	$(BIN)/python tools/bench_latency.py
+	$(BIN)/python tools/bench/latency.py
 
 bench-cpu: setup
-	$(BIN)/python tools/bench_cpu.py
+	$(BIN)/python tools/bench/cpu.py
 
 bench-size: setup
-	$(BIN)/python tools/bench_size.py
+	$(BIN)/python tools/bench/size.py
 
 bench: bench-size bench-heap bench-latency bench-cpu
-	$(BIN)/python tools/bench_report.py
+	$(BIN)/python tools/bench/report.py
 
 # 10,000 hypothesis-generated bad frames and messages against the simulated station over a real WebSocket.
 fuzz: setup
-	$(BIN)/python tools/fuzz_ws.py
+	$(BIN)/python tools/robust/fuzz.py
 
 # CSMS drop after TriggerMessageResponse, silent CSMS, meter silent/bad CRC, 50 power cuts with the CSMS offline.
 faults: setup
-	$(BIN)/python tools/faults.py
+	$(BIN)/python tools/robust/faults.py
 
 # Firmware and board modules as .mpy (bytecode, the same for the ESP32 and the Unix port), with sizes.
 mpy: setup

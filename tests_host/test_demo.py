@@ -4,11 +4,11 @@ import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tools import ROOT
 
 
 def test_demo_runs_and_every_trigger_kind_is_in_the_summary():
-    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "demo.py")], capture_output=True, text=True,
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "demo", "demo.py")], capture_output=True, text=True,
                        timeout=180, cwd=ROOT)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     table = p.stdout[p.stdout.index("requestedMessage  "):]

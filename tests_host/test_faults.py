@@ -1,15 +1,11 @@
-"""Faults end to end (tools/faults.py, short runs): the real station (tools/sim.py) against a raw WebSocket CSMS.
+"""Faults end to end (tools/robust/faults.py, short runs): the real station (tools/sim.py) against a raw WebSocket CSMS.
 The long run (50 power cuts) is `make faults`."""
 
-import os
 import random
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
-
-import faults  # noqa: E402
+from tools.robust import faults
 
 
 @pytest.fixture

@@ -1,37 +1,32 @@
-"""WebSocket fuzzing, short run (tools/fuzz_ws.py; the 10,000-example run is `make fuzz`): the real station
+"""WebSocket fuzzing, short run (tools/robust/fuzz.py; the 10,000-example run is `make fuzz`): the real station
 (tools/sim.py) keeps answering, answers every well-framed CALL, reconnects only after inputs RFC 6455 says end
 the connection, logs no error or traceback, and its live heap does not grow."""
 
-import os
-import sys
 import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
-
-import fuzz_ws  # noqa: E402
-
-from tools.csms.audit import frame  # noqa: E402
+from tools.csms.audit import frame
+from tools.robust import fuzz
 
 
 @pytest.fixture(scope="module")
 def fz():
     # 512K: input handling, not heap pressure, is under test here (the firmware's code alone takes ~145 KB of
     # the Unix port's heap); a MemoryError case at 256K is the last test
-    f = fuzz_ws.Fuzzer(heap="512K", heap_log_ms=500).start()
+    f = fuzz.Fuzzer(heap="512K", heap_log_ms=500).start()
     yield f
     f.close()
 
 
 @pytest.fixture(scope="module")
 def tight():
-    f = fuzz_ws.Fuzzer(heap="256K", heap_log_ms=5000).start()
+    f = fuzz.Fuzzer(heap="256K", heap_log_ms=5000).start()
     yield f
     f.close()
 
 
-# pinned: the same inputs every run, so a failure replays (fuzz_ws prints the seed of each run)
+# pinned: the same inputs every run, so a failure replays (tools/robust/fuzz.py prints the seed of each run)
 SEED_WARM, SEED_RUN = 60101, 60102
 KINDS = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "TransactionEvent",
          "LogStatusNotification", "FirmwareStatusNotification", "SignChargingStationCertificate",
@@ -44,7 +39,7 @@ def test_fuzz_short(fz):
     for kind in KINDS:
         fz.call("TriggerMessage", {"requestedMessage": kind, "evse": {"id": 1, "connectorId": 1}})
     fz.call("CertificateSigned", {"certificateChain": "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----"})
-    for action in fuzz_ws.ACTIONS:  # each action's schema table is decoded on its first use
+    for action in fuzz.ACTIONS:  # each action's schema table is decoded on its first use
         fz.call(action, {})
     fz.fuzz(100, seed=SEED_WARM)
     time.sleep(1.2)
@@ -54,7 +49,7 @@ def test_fuzz_short(fz):
     assert not fz.failures, "seeds %d, %d:\n%s" % (SEED_WARM, SEED_RUN, "\n".join(fz.failures[:5]))
     assert fz.unanswered == 0
     assert sum(v[0] for v in fz.stats.values()) == 250
-    warm, end, grew = fuzz_ws.heap_verdict(fz.heap_live(), warm_index)
+    warm, end, grew = fuzz.heap_verdict(fz.heap_live(), warm_index)
     assert warm is not None and not grew, (warm, end)
 
 
@@ -67,5 +62,5 @@ def test_deeply_nested_call_is_answered(tight):
     got = fz.reply("deep1", timeout=3)
     assert got is not None and got[0] == 4, got  # a CALLERROR with the CALL's id
     assert len(fz.st.problems()) == before, fz.st.problems()[-1]
-    assert fz.call("GetVariables", fuzz_ws.PROBE)[0] == 3
+    assert fz.call("GetVariables", fuzz.PROBE)[0] == 3
 

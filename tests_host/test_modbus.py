@@ -280,7 +280,7 @@ def test_crc_table_and_bitwise_agree_with_the_reference_frame():
 def test_benchmark_reports_at_most_two_transactions_per_sdm630_poll():
     import subprocess
 
-    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "bench_modbus.py")],
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "bench", "modbus.py")],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     row = [ln for ln in p.stdout.splitlines() if ln.startswith("measured")][0].split()

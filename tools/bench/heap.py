@@ -1,6 +1,6 @@
 """Heap of the whole station: the firmware from .mpy under the Unix port (tools/sim.py), a fixed scenario.
 
-    .venv/bin/python tools/bench_heap.py [--rounds 100] [--no-bisect]
+    .venv/bin/python tools/bench/heap.py [--rounds 100] [--no-bisect]
 
 Scenario: boot with 2 EVSEs (pymodbus SDM630 meters), a transaction started on each, every one of the eleven
 TriggerMessage kinds `rounds` times (the requested message awaited when Accepted), both transactions ended,
@@ -25,14 +25,10 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import benchkit  # noqa: E402
-
-from boards.host.sim.simctl import Station  # noqa: E402
-from tools.build import mpy  # noqa: E402
-from tools.csms.dev import CSMS  # noqa: E402
+from boards.host.sim.simctl import Station
+from tools.bench import kit
+from tools.build import mpy
+from tools.csms.dev import CSMS
 
 SID = "HEAP-CS"
 BUDGET_HEAP_K = 128
@@ -53,11 +49,11 @@ def tx_ended(csms, count):
 
 def scenario(heap, rounds, heap_log_ms=None, echo=False):
     """Run the scenario once; returns (passed, reason, samples, log lines, marks)."""
-    env_before = os.environ.get(benchkit.HEAP_ENV)
+    env_before = os.environ.get(kit.HEAP_ENV)
     if heap_log_ms:
-        os.environ[benchkit.HEAP_ENV] = str(heap_log_ms)
+        os.environ[kit.HEAP_ENV] = str(heap_log_ms)
     else:
-        os.environ.pop(benchkit.HEAP_ENV, None)
+        os.environ.pop(kit.HEAP_ENV, None)
     marks = {}
     csms = CSMS(interval=300).start()
     st = None
@@ -75,9 +71,9 @@ def scenario(heap, rounds, heap_log_ms=None, echo=False):
                 st.cmd(cmd="charge", evse=e, power_w=7400 + 3600 * e)
             csms.wait(lambda log: len([m for m in log if m.dir == "in" and m.action == "TransactionEvent"]) >= 4, 15)
             time.sleep(1.5)  # a few meter polls with the power flowing: fresh readings for MeterValues
-            for kind in benchkit.KINDS:
+            for kind in kit.KINDS:
                 for i in range(rounds):
-                    benchkit.trigger(csms, SID, kind, i)
+                    kit.trigger(csms, SID, kind, i)
             for e in (1, 2):
                 st.cmd(cmd="unplug", evse=e)
             csms.wait(tx_ended(csms, 2), 15)
@@ -87,7 +83,7 @@ def scenario(heap, rounds, heap_log_ms=None, echo=False):
             old, csms = csms, CSMS(interval=300, port=port).start()
             old.log = []
             csms.wait_connected(SID, timeout=20)
-            status, _, _ = benchkit.trigger(csms, SID, "Heartbeat")
+            status, _, _ = kit.trigger(csms, SID, "Heartbeat")
             assert status == "Accepted"
             time.sleep(0.5)
             marks["end"] = len(st.lines)
@@ -102,13 +98,13 @@ def scenario(heap, rounds, heap_log_ms=None, echo=False):
             return False, "station log: " + st.problems()[0].splitlines()[0][:200], [], list(st.lines), marks
         if csms.errors():
             return False, "CSMS schema errors: %r" % csms.errors()[:2], [], list(st.lines), marks
-        return True, "", benchkit.heap_samples(st.lines), list(st.lines), marks
+        return True, "", kit.heap_samples(st.lines), list(st.lines), marks
     finally:
         csms.stop()
         if env_before is None:
-            os.environ.pop(benchkit.HEAP_ENV, None)
+            os.environ.pop(kit.HEAP_ENV, None)
         else:
-            os.environ[benchkit.HEAP_ENV] = env_before
+            os.environ[kit.HEAP_ENV] = env_before
 
 
 CODE = r"""
@@ -146,7 +142,7 @@ def state_peak(lines):
     for ln in lines:
         if " I heap: modules " in ln:
             mods = tuple(ln.split(" I heap: modules ", 1)[1].split())
-        s = benchkit.heap_samples([ln])
+        s = kit.heap_samples([ln])
         if s and mods:
             if mods not in cache:
                 cache[mods] = code_heap(mods)
@@ -188,18 +184,18 @@ def main():
         print("the scenario failed at 256K: " + why)
         print("\n".join(lines[-40:]))
         sys.exit(1)
-    start = benchkit.heap_samples(lines, marks["startup"])[0]
+    start = kit.heap_samples(lines, marks["startup"])[0]
     start_mods = None  # the module list in force at the start-up sample
     for i, ln in enumerate(lines):
         if " I heap: modules " in ln:
             start_mods = ln.split(" I heap: modules ", 1)[1].split()
-        if i >= marks["startup"] and benchkit.heap_samples([ln]):
+        if i >= marks["startup"] and kit.heap_samples([ln]):
             break
     code_start = code_heap(start_mods)
-    all_mods = benchkit.modules_loaded(lines)
+    all_mods = kit.modules_loaded(lines)
     code_all = code_heap(all_mods)
     peak = max(s[0] for s in samples)
-    end = benchkit.heap_samples(lines, marks["end"])
+    end = kit.heap_samples(lines, marks["end"])
     end = end[0][0] if end else samples[-1][0]
     sp, sp_alloc, sp_code = state_peak(lines)
     lo_guess = max(64, (code_start // 1024) // 4 * 4)
@@ -230,7 +226,7 @@ def main():
         if min_k:
             rows.append(("  minus code of every module loaded", "%.0fK" % (min_k - code_all / 1024.0),
                          "what the same run needs without bytecode in the heap (estimate)"))
-    text = benchkit.table(("figure (Unix port, x86-64, .mpy)", "value", "note"), rows)
+    text = kit.table(("figure (Unix port, x86-64, .mpy)", "value", "note"), rows)
     text += "\n\nScenario: boot, 2 EVSEs, a transaction on each, %d x each of the 11 trigger kinds, " \
             "both transactions ended, CSMS restarted and the station reconnected." % a.rounds
     if tried:
@@ -245,7 +241,7 @@ def main():
             "bisection": {str(k): v for k, v in sorted(tried.items())},
             "budget_peak_above_startup_met": peak - start[0] < BUDGET_PEAK,
             "budget_128k_met": bool(min_k and min_k <= BUDGET_HEAP_K)}
-    benchkit.save("heap", "Heap (whole station, Unix port)", text, data, "make bench-heap")
+    kit.save("heap", "Heap (whole station, Unix port)", text, data, "make bench-heap")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,11 @@
 """Join the results of the benchmark and robustness tools (results/<name>.md) into results/benchmarks.md.
 
-    .venv/bin/python tools/bench_report.py
+    .venv/bin/python tools/bench/report.py
 """
 
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from benchkit import RESULTS  # noqa: E402
+from tools.bench.kit import RESULTS
 
 ORDER = ("size", "heap", "latency", "cpu", "fuzz", "fuzz-512k", "faults")
 

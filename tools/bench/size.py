@@ -1,7 +1,7 @@
 """Code size for the ESP32: bytes of .mpy (mpy-cross -march=xtensawin, via tools/build/mpy.py) per module and total,
-and the Modbus wire budget of one meter poll (tools/bench_modbus.py, run as it is) in the same table.
+and the Modbus wire budget of one meter poll (tools/bench/modbus.py, run as it is) in the same table.
 
-    .venv/bin/python tools/bench_size.py [--board esp32_devkitc] [--no-modbus]
+    .venv/bin/python tools/bench/size.py [--board esp32_devkitc] [--no-modbus]
 """
 
 import argparse
@@ -9,19 +9,14 @@ import contextlib
 import io
 import os
 import re
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import benchkit  # noqa: E402
-
-from tools.build import mpy  # noqa: E402
+from tools.bench import kit
+from tools.build import mpy
 
 
 def modbus_budget():
-    """Run tools/bench_modbus.py's main() and take its measured row (the firmware's own poll)."""
-    import bench_modbus
+    """Run tools/bench/modbus.py's main() and take its measured row (the firmware's own poll)."""
+    from tools.bench import modbus as bench_modbus
 
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
@@ -54,19 +49,19 @@ def main():
             groups[g] = groups.get(g, 0) + n
     total = sum(per.values())
     fw_total = sum(n for k, n in per.items() if k.startswith("firmware/"))
-    text = benchkit.table(("module (.mpy, xtensawin)", "bytes"), rows + [("**total**", total)])
-    text += "\n\n" + benchkit.table(("package", "bytes"), sorted(groups.items()) +
+    text = kit.table(("module (.mpy, xtensawin)", "bytes"), rows + [("**total**", total)])
+    text += "\n\n" + kit.table(("package", "bytes"), sorted(groups.items()) +
                                     [("firmware/ only", fw_total), ("board %s" % a.board, total - fw_total)])
     data = {"modules": per, "total": total, "firmware_total": fw_total, "board": a.board}
     if not a.no_modbus:
         mb, _ = modbus_budget()
         data["modbus_poll"] = mb
         text += "\n\nModbus wire budget per meter poll (SDM630: V, I, P per phase, total P, import energy, " \
-                "frequency at 9600 8N1; from tools/bench_modbus.py):\n\n" + benchkit.table(
+                "frequency at 9600 8N1; from tools/bench/modbus.py):\n\n" + kit.table(
                     ("transactions", "request B", "reply B", "total B", "on the wire ms", "+ 3.5-char silences ms"),
                     [(mb["transactions"], mb["request_bytes"], mb["reply_bytes"], mb["total_bytes"], mb["wire_ms"],
                       mb["wire_ms_with_silence"])])
-    benchkit.save("size", "Code size (ESP32 .mpy) and Modbus wire budget", text, data, "make bench-size")
+    kit.save("size", "Code size (ESP32 .mpy) and Modbus wire budget", text, data, "make bench-size")
 
 
 if __name__ == "__main__":

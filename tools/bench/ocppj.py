@@ -1,6 +1,6 @@
 """Measure the OCPP-J layer (ws + rpc + validate + conn + outbox) under the Unix port, .mpy build:
 
-    .venv/bin/python tools/bench_ocppj.py
+    .venv/bin/python tools/bench/ocppj.py
 
 - heap in use after import, and at rest once registered (gc.mem_alloc after gc.collect),
 - bytes allocated while one 4 KB CSMS CALL is received, validated and answered (gc disabled meanwhile),

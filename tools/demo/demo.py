@@ -6,15 +6,11 @@ ending with a summary table. Exits non-zero if the station did not behave (a fai
 """
 
 import json
-import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-
-from boards.host.sim.simctl import Station, sent_after, set_vars, trigger  # noqa: E402
-from tools.csms.dev import CSMS  # noqa: E402
+from boards.host.sim.simctl import Station, sent_after, set_vars, trigger
+from tools.csms.dev import CSMS
 
 SID = "DEMO-CS1"
 

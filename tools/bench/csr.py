@@ -5,7 +5,7 @@ CSR, the longest stretch the event loop is held between yields, and the smallest
 CertificateSigned from precompiled .mpy files (as on the board). The ESP32 (240 MHz Xtensa) runs the same
 bytecode roughly 10-30x slower than an x86 host; the output scales the figures by that.
 
-    .venv/bin/python tools/bench_csr.py [--rounds 10] [--every 8]
+    .venv/bin/python tools/bench/csr.py [--rounds 10] [--every 8]
 """
 
 import argparse
@@ -15,7 +15,8 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tools import ROOT
+
 BIN = os.path.dirname(sys.executable)
 MODULES = ["certs/__init__.py", "certs/p256.py", "certs/der.py", "certs/csr.py", "certs/keystore.py", "certs/x509.py"]
 DEPS = ["station/__init__.py", "station/store.py", "log.py", "clock.py"]

@@ -2,7 +2,7 @@
 and a raw WebSocket CSMS (tools/csms/audit.py's AuditServer, which answers the station's CALLs and
 checks them against the official schemas). Used by tests_host/test_faults*.py (short runs) and as a tool:
 
-    .venv/bin/python tools/faults.py [--cuts 50] [--seed N]
+    .venv/bin/python tools/robust/faults.py [--cuts 50] [--seed N]
 
 Faults:
 - drop: the CSMS drops the TCP connection right after the TriggerMessageResponse; whatever the station sent after
@@ -25,13 +25,9 @@ import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import benchkit  # noqa: E402
-from fuzz_ws import Server  # noqa: E402
-
-from boards.host.sim.simctl import Station  # noqa: E402
+from boards.host.sim.simctl import Station
+from tools.bench import kit
+from tools.robust.fuzz import Server
 
 FAST = {"OCPPCommCtrlr": {"RetryBackOffWaitMinimum": 0, "RetryBackOffRandomRange": 0}}
 
@@ -358,11 +354,11 @@ def main():
         detail = ", ".join("%s %s" % (k, v) for k, v in res.items() if k not in ("station_problems",))
         rows.append((name, "pass" if ok else "FAIL", detail[:300]))
         print("  %s: %s" % ("pass" if ok else "FAIL", detail[:2000]), flush=True)
-    text = benchkit.table(("fault", "result", "details"), rows)
+    text = kit.table(("fault", "result", "details"), rows)
     text += ("\n\nseed %d. Duplicates are counted only among acknowledged TransactionEvents (answered, and the "
              "station's next CALL on the same connection shows it saw the answer); an unacknowledged one is rightly "
              "sent again (at-least-once)." % seed)
-    benchkit.save("faults", "Fault injection", text, data, "make faults")
+    kit.save("faults", "Fault injection", text, data, "make faults")
     if failed:
         sys.exit(1)
 

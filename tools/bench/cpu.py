@@ -2,7 +2,7 @@
 with the `ocpp` package (v201 ChargePoint over a `websockets` client, what a Linux-based charger would run),
 side by side in one run against the same CSMS (tools/csms/dev.py).
 
-    .venv/bin/python tools/bench_cpu.py [--n 1000]
+    .venv/bin/python tools/bench/cpu.py [--n 1000]
 
 Workload, the same for both: the CSMS sends TriggerMessage(Heartbeat) and waits for the response and then the
 station's Heartbeat CALL (which it answers) before the next one; --n round trips per station, in --blocks
@@ -20,14 +20,11 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import benchkit  # noqa: E402
+from tools.bench import kit
 
 
 async def cpython_cp(url, sid):
-    """The CPython charge point (run in its own process: `bench_cpu.py --cp URL ID`)."""
+    """The CPython charge point (run in its own process: `cpu.py --cp URL ID`)."""
     import logging
 
     import websockets
@@ -59,7 +56,7 @@ async def cpython_cp(url, sid):
 def workload(csms, sid, n):
     t0 = time.time()
     for i in range(n):
-        status, _, m = benchkit.trigger(csms, sid, "Heartbeat", i)
+        status, _, m = kit.trigger(csms, sid, "Heartbeat", i)
         assert status == "Accepted" and m is not None
         if len(csms.log) > 20000:
             with csms._cond:
@@ -87,20 +84,20 @@ def main():
         try:
             csms.wait_for("StatusNotification", 1, timeout=20)
             csms.wait_connected("CPU-PY", timeout=20)
-            fw_pid = benchkit.firmware_pid(st)
+            fw_pid = kit.firmware_pid(st)
             workload(csms, "CPU-FW", 20)  # warm-up: lazy imports, schema tables
             workload(csms, "CPU-PY", 20)
-            c0 = benchkit.proc_cpu(fw_pid)
+            c0 = kit.proc_cpu(fw_pid)
             time.sleep(a.idle)
-            idle_rate = (benchkit.proc_cpu(fw_pid) - c0) / a.idle
+            idle_rate = (kit.proc_cpu(fw_pid) - c0) / a.idle
             res = {"CPU-FW": (0.0, 0.0), "CPU-PY": (0.0, 0.0)}
             # interleaved blocks: a change in the machine's load hits both stations alike
             blocks = [a.n // a.blocks + (1 if i < a.n % a.blocks else 0) for i in range(a.blocks)]
             for k in blocks:
                 for sid, pid in (("CPU-FW", fw_pid), ("CPU-PY", cp.pid)):
-                    c0 = benchkit.proc_cpu(pid)
+                    c0 = kit.proc_cpu(pid)
                     wall = workload(csms, sid, k)
-                    cpu = benchkit.proc_cpu(pid) - c0
+                    cpu = kit.proc_cpu(pid) - c0
                     res[sid] = (res[sid][0] + cpu, res[sid][1] + wall)
             for sid, (cpu, wall) in res.items():
                 print("  %s: %d round trips, %.2f s CPU, %.2f s wall" % (sid, a.n, cpu, wall), flush=True)
@@ -121,7 +118,7 @@ def main():
     ]
     ratio_gross = py_cpu / fw_cpu if fw_cpu else float("inf")
     ratio_net = py_cpu / fw_net if fw_net else float("inf")
-    text = benchkit.table(("station process", "CPU us / round trip", "net of idle", "CPU s", "wall s"), rows)
+    text = kit.table(("station process", "CPU us / round trip", "net of idle", "CPU s", "wall s"), rows)
     text += ("\n\n%d TriggerMessage(Heartbeat) round trips each (response, then the Heartbeat CALL answered), "
              "same CSMS, one run, the two stations taking turns in %d blocks. Firmware idle CPU (meter and "
              "input polling): %.1f ms/s, subtracted in 'net of idle'.\nCPython needs %.1fx the CPU of the firmware "
@@ -134,7 +131,7 @@ def main():
             "firmware_us_per_rt": per(fw_cpu), "firmware_net_us_per_rt": per(fw_net), "cpython_cpu_s": py_cpu,
             "cpython_wall_s": py_wall, "cpython_us_per_rt": per(py_cpu), "ratio": ratio_gross,
             "ratio_net": ratio_net, "goal_2x_met": ratio_gross >= 2}
-    benchkit.save("cpu", "CPU per TriggerMessage round trip: firmware vs CPython ocpp", text, data, "make bench-cpu")
+    kit.save("cpu", "CPU per TriggerMessage round trip: firmware vs CPython ocpp", text, data, "make bench-cpu")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Fuzz the real station over a real WebSocket with hypothesis-generated malformed frames and OCPP messages.
 
-    .venv/bin/python tools/fuzz_ws.py [--examples 10000] [--seed N]
+    .venv/bin/python tools/robust/fuzz.py [--examples 10000] [--seed N]
 
-Every run prints its seed ("fuzz_ws: seed N ..."), also one chosen at random when --seed is absent (make fuzz);
+Every run prints its seed ("fuzz: seed N ..."), also one chosen at random when --seed is absent (make fuzz);
 --seed N replays that run's inputs (the warm-up uses seed N, the main run N + 1).
 
 The station is the product: tools/sim.py (firmware .mpy under the Unix port, pymodbus meter, 1 EVSE), with
@@ -30,17 +30,13 @@ import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
 
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
-from hypothesis import seed as hypothesis_seed  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-import benchkit  # noqa: E402
-
-from boards.host.sim.simctl import BAD_LINE, Station  # noqa: E402
-from tools.csms.audit import AuditServer, frame  # noqa: E402
+from boards.host.sim.simctl import BAD_LINE, Station
+from tools.bench import kit
+from tools.csms.audit import AuditServer, frame
 
 SID = "FUZZ-CS"
 MAX_MESSAGE = 16384  # the station's default max_message (app.py)
@@ -188,15 +184,15 @@ class Fuzzer:
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
         self.srv = self.run(Server().start())
-        old = os.environ.get(benchkit.HEAP_ENV)
-        os.environ[benchkit.HEAP_ENV] = str(self.heap_log_ms)
+        old = os.environ.get(kit.HEAP_ENV)
+        os.environ[kit.HEAP_ENV] = str(self.heap_log_ms)
         try:
             self.st = Station(self.srv.url + "/ocpp", SID, heap=self.heap, echo=self.echo)
         finally:
             if old is None:
-                os.environ.pop(benchkit.HEAP_ENV, None)
+                os.environ.pop(kit.HEAP_ENV, None)
             else:
-                os.environ[benchkit.HEAP_ENV] = old
+                os.environ[kit.HEAP_ENV] = old
         self.wait(lambda: self.srv.connections >= 1 and self.srv.writer is not None, 20)
         self.run(self.srv.wait_message(lambda m: m[0] == 2 and m[2] == "StatusNotification", timeout=20))
         # reconnect at once after a connection the fuzz input made the station end
@@ -289,7 +285,7 @@ class Fuzzer:
         a failing run replays with the same inputs."""
         if seed is None:
             seed = random.SystemRandom().randrange(1 << 32)
-        print("fuzz_ws: seed %d, %d examples (replay: fuzz(%d, seed=%d))" % (seed, examples, examples, seed),
+        print("fuzz: seed %d, %d examples (replay: fuzz(%d, seed=%d))" % (seed, examples, examples, seed),
               flush=True)
 
         # generate only: shrinking would replay inputs against a station whose state has moved on
@@ -307,7 +303,7 @@ class Fuzzer:
         return [ln for ln in list(self.st.lines) if BAD_LINE.match(ln)]
 
     def heap_live(self):
-        return [s[0] for s in benchkit.heap_samples(self.st.lines)]
+        return [s[0] for s in kit.heap_samples(self.st.lines)]
 
     def close(self):
         self.st.stop()
@@ -343,7 +339,7 @@ def main():
     ap.add_argument("--heap", default="256K", help="the station's -X heapsize (tools/sim.py's default: 256K)")
     a = ap.parse_args()
     base = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 31)
-    print("fuzz_ws: seed %d (replay: tools/fuzz_ws.py --seed %d --examples %d%s)" % (
+    print("fuzz: seed %d (replay: tools/robust/fuzz.py --seed %d --examples %d%s)" % (
         base, base, a.examples, "" if a.heap == "256K" else " --heap " + a.heap), flush=True)
     fz = Fuzzer(heap=a.heap, echo=a.echo).start()
     t0 = time.time()
@@ -366,7 +362,7 @@ def main():
     warm, end, grew = heap_verdict(samples, warm_index) if err is None else (None, None, False)
     total = sum(v[0] for v in fz.stats.values())
     rows = [(k, v[0], v[1]) for k, v in sorted(fz.stats.items())]
-    text = benchkit.table(("input kind", "examples", "station reconnected after"), rows + [("total", total, sum(
+    text = kit.table(("input kind", "examples", "station reconnected after"), rows + [("total", total, sum(
         v[1] for v in fz.stats.values()))])
     text += "\n\nseed %d (replay: --seed %d)" % (base, base)
     text += "\n%d examples in %.0f s; well-framed CALLs unanswered: %d; failures: %d; station log errors: %d" % (
@@ -381,15 +377,15 @@ def main():
     for f in fz.failures:
         firsts.setdefault(_failure_kind(f), f)
     if kinds:
-        text += "\n\n" + benchkit.table(("failure", "count", "first example"), [
+        text += "\n\n" + kit.table(("failure", "count", "first example"), [
             (k, n, firsts[k][:160].replace("|", "/")) for k, n in kinds.most_common()])
     data = {"examples": total, "by_kind": {k: {"n": v[0], "reconnects": v[1]} for k, v in fz.stats.items()},
             "failures": {k: [n, firsts[k]] for k, n in kinds.items()}, "unanswered": fz.unanswered, "seed": base,
             "heap_warm": warm, "heap_end": end,
             "heap_grew": grew, "wall_s": wall, "error": repr(err) if err else None}
     name = "fuzz" if a.heap == "256K" else "fuzz-" + a.heap.lower()
-    cmd = "make fuzz" if a.heap == "256K" else ".venv/bin/python tools/fuzz_ws.py --heap " + a.heap
-    benchkit.save(name, "WebSocket fuzzing of the station (-X heapsize=%s)" % a.heap, text, data, cmd)
+    cmd = "make fuzz" if a.heap == "256K" else ".venv/bin/python tools/robust/fuzz.py --heap " + a.heap
+    kit.save(name, "WebSocket fuzzing of the station (-X heapsize=%s)" % a.heap, text, data, cmd)
     if err or fz.failures or grew:
         sys.exit(1)
 

@@ -1,7 +1,7 @@
 """TriggerMessage latency seen from the CSMS on loopback: the firmware from .mpy under the Unix port (tools/sim.py,
 2 EVSEs, a transaction running on each) against tools/csms/dev.py (the `ocpp` package).
 
-    .venv/bin/python tools/bench_latency.py [--n 1000] [--n-other 100]
+    .venv/bin/python tools/bench/latency.py [--n 1000] [--n-other 100]
 
 For each requestedMessage kind: TriggerMessage sent -> TriggerMessageResponse received, and (Accepted kinds)
 -> the triggered CALL received, p50/p99/max over --n triggers, one at a time. Both times come from the CSMS's
@@ -12,17 +12,12 @@ Accepted boot, V2G disabled, Combined/Publish NotImplemented, a second Sign whil
 """
 
 import argparse
-import os
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import benchkit  # noqa: E402
-
-from boards.host.sim.simctl import Station  # noqa: E402
-from tools.csms.dev import CSMS  # noqa: E402
+from boards.host.sim.simctl import Station
+from tools.bench import kit
+from tools.csms.dev import CSMS
 
 SID = "LAT-CS"
 
@@ -39,13 +34,13 @@ def run(n, n_other, heap="256K"):
                 st.cmd(cmd="charge", evse=e, power_w=7400)
             csms.wait(lambda log: len([m for m in log if m.dir == "in" and m.action == "TransactionEvent"]) >= 4, 15)
             time.sleep(1.5)
-            for kind in benchkit.KINDS:
+            for kind in kit.KINDS:
                 statuses, resp, msg = {}, [], []
                 # the first round decides whether this kind is Accepted here; a Sign is Accepted once (its CSR
                 # is then pending), so it counts with the others
                 count = n
                 for i in range(n):
-                    status, r, m = benchkit.trigger(csms, SID, kind, i)
+                    status, r, m = kit.trigger(csms, SID, kind, i)
                     statuses[status] = statuses.get(status, 0) + 1
                     resp.append(r)
                     if m is not None:
@@ -79,15 +74,15 @@ def main():
     for kind, r in res.items():
         st = ", ".join("%s %d" % kv for kv in sorted(r["statuses"].items()))
         resp, msg = r["resp"], r["msg"]
-        rows.append((kind, st, len(resp), ms(benchkit.pct(resp, 50)), ms(benchkit.pct(resp, 99)), ms(max(resp)),
-                     ms(benchkit.pct(msg, 50)) if msg else "-", ms(benchkit.pct(msg, 99)) if msg else "-",
+        rows.append((kind, st, len(resp), ms(kit.pct(resp, 50)), ms(kit.pct(resp, 99)), ms(max(resp)),
+                     ms(kit.pct(msg, 50)) if msg else "-", ms(kit.pct(msg, 99)) if msg else "-",
                      ms(max(msg)) if msg else "-"))
         data[kind] = {"statuses": r["statuses"], "n": len(resp),
-                      "response_ms": {"p50": benchkit.pct(resp, 50) * 1000, "p99": benchkit.pct(resp, 99) * 1000,
+                      "response_ms": {"p50": kit.pct(resp, 50) * 1000, "p99": kit.pct(resp, 99) * 1000,
                                       "max": max(resp) * 1000},
-                      "message_ms": ({"p50": benchkit.pct(msg, 50) * 1000, "p99": benchkit.pct(msg, 99) * 1000,
+                      "message_ms": ({"p50": kit.pct(msg, 50) * 1000, "p99": kit.pct(msg, 99) * 1000,
                                       "max": max(msg) * 1000, "n": len(msg)} if msg else None)}
-    text = benchkit.table(("requestedMessage", "answers", "n", "resp p50 ms", "resp p99", "resp max",
+    text = kit.table(("requestedMessage", "answers", "n", "resp p50 ms", "resp p99", "resp max",
                            "msg p50 ms", "msg p99", "msg max"), rows)
     text += ("\n\nLoopback, one trigger at a time, CSMS = tools/csms/dev.py (`ocpp` package, validating), station = "
              "firmware .mpy under the Unix port with 2 EVSEs charging. resp = TriggerMessage sent -> response "
@@ -98,7 +93,7 @@ def main():
         text += "\n\nPROBLEMS: station log %r, CSMS errors %r" % (problems[:3], errors[:3])
     data["problems"] = problems[:10]
     data["csms_errors"] = [repr(e) for e in errors[:10]]
-    benchkit.save("latency", "TriggerMessage latency (CSMS side, loopback)", text, data, "make bench-latency")
+    kit.save("latency", "TriggerMessage latency (CSMS side, loopback)", text, data, "make bench-latency")
     if problems or errors:
         sys.exit(1)
 

@@ -1,8 +1,8 @@
-"""Shared bits of the benchmark and robustness tools (tools/bench_*.py, tools/fuzz_ws.py, tools/faults.py):
+"""Shared bits of the benchmark and robustness tools (tools/bench/*.py, tools/robust/fuzz.py, tools/robust/faults.py):
 percentiles, the station's heap log (firmware/heapmon.py), and the results files in results/.
 
 Every tool prints its table and writes results/<name>.json (figures) and results/<name>.md (the same table);
-tools/bench_report.py joins the .md files into results/benchmarks.md.
+tools/bench/report.py joins the .md files into results/benchmarks.md.
 """
 
 import datetime
@@ -12,7 +12,8 @@ import platform
 import re
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tools import ROOT
+
 RESULTS = os.path.join(ROOT, "results")
 HEAP_ENV = "STATION_HEAP_LOG_MS"  # boards/host/main.py turns on firmware/heapmon.py when this is set
 _HEAP = re.compile(r" I heap: alloc (\d+) free (\d+) peak (\d+)")

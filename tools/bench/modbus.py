@@ -1,6 +1,6 @@
 """Wire budget of one meter poll, CRC cost and meter-task heap, measured under the Unix port.
 
-    .venv/bin/python tools/bench_modbus.py
+    .venv/bin/python tools/bench/modbus.py
 
 Runs the firmware's Modbus master (firmware/hw) in `micropython` against the pymodbus SDM630 of
 boards/host/sim/meters.py over a real pty and prints, for one SDM630 poll of V/I/P per phase, total power,
