@@ -1,6 +1,6 @@
 """Benchmark the firmware's certificate code under the MicroPython Unix port.
 
-Reports: source and .mpy (xtensawin) sizes of firmware/certs, time for key generation, signing and a whole
+Reports: source and .mpy (xtensawin) sizes of firmware/station/certs, time for key generation, signing and a whole
 CSR, the longest stretch the event loop is held between yields, and the smallest heap that runs a CSR +
 CertificateSigned from precompiled .mpy files (as on the board). The ESP32 (240 MHz Xtensa) runs the same
 bytecode roughly 10-30x slower than an x86 host; the output scales the figures by that.

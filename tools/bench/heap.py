@@ -9,7 +9,7 @@ every Accepted one delivers its message, both transactions end, the `ocpp` CSMS 
 station logs no error or traceback.
 
 What is measured (x86-64 objects are about twice their ESP32 size):
-- the live heap, sampled by firmware/heapmon.py every 100 ms after gc.collect() (STATION_HEAP_LOG_MS):
+- the live heap, sampled by boards/host/station_heapmon.py every 100 ms after gc.collect() (STATION_HEAP_LOG_MS):
   after start-up, and its maximum over the scenario (short-lived peaks between samples are not seen);
 - "code": the heap the loaded modules take when imported from .mpy in a fresh process (the same module set
   as the station had then); on the ESP32 the firmware is frozen into flash and this part is not in the heap;

@@ -1,5 +1,5 @@
 """Shared bits of the benchmark and robustness tools (tools/bench/*.py, tools/robust/fuzz.py, tools/robust/faults.py):
-percentiles, the station's heap log (firmware/heapmon.py), and the results files in results/.
+percentiles, the station's heap log (boards/host/station_heapmon.py), and the results files in results/.
 
 Every tool prints its table and writes results/<name>.json (figures) and results/<name>.md (the same table);
 tools/bench/report.py joins the .md files into results/benchmarks.md.
@@ -15,7 +15,7 @@ import time
 from tools import ROOT
 
 RESULTS = os.path.join(ROOT, "results")
-HEAP_ENV = "STATION_HEAP_LOG_MS"  # boards/host/main.py turns on firmware/heapmon.py when this is set
+HEAP_ENV = "STATION_HEAP_LOG_MS"  # boards/host/main.py turns on station_heapmon.py when set
 _HEAP = re.compile(r" I heap: alloc (\d+) free (\d+) peak (\d+)")
 
 
@@ -29,7 +29,7 @@ def pct(values, p):
 
 
 def heap_samples(lines, start=0):
-    """[(alloc, free, peak)] from the station's log lines[start:] (firmware/heapmon.py)."""
+    """[(alloc, free, peak)] from the station's log lines[start:] (boards/host/station_heapmon.py)."""
     out = []
     for ln in lines[start:]:
         m = _HEAP.search(ln)

@@ -2,7 +2,7 @@
 
     .venv/bin/python tools/bench/modbus.py
 
-Runs the firmware's Modbus master (firmware/hw) in `micropython` against the pymodbus SDM630 of
+Runs the firmware's Modbus master (firmware/station/hw) in `micropython` against the pymodbus SDM630 of
 boards/host/sim/meters.py over a real pty and prints, for one SDM630 poll of V/I/P per phase, total power,
 import energy and frequency: transactions, bytes on the wire each way, and the time those bytes take
 at 9600 baud 8N1 (plus the 3.5-character silence before each request). Also the CRC-16 cost (table

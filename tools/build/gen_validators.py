@@ -1,10 +1,10 @@
 """Generate the firmware's validation tables from the official OCPP 2.0.1 JSON schemas.
 
-    .venv/bin/python tools/build/gen_validators.py          # schemas/*.json -> firmware/ocppj/schema_tbl.py
+    .venv/bin/python tools/build/gen_validators.py          # schemas/*.json -> firmware/station/transport/schema_tbl.py
     .venv/bin/python tools/build/gen_validators.py --copy   # first refresh schemas/ from the installed `ocpp` package
 
 The device carries no JSON-schema engine: each schema becomes a compact JSON text of nested lists that
-firmware/ocppj/validate.py decodes (json.loads, in C) when a message of that action arrives and walks; the
+firmware/station/transport/validate.py decodes (json.loads, in C) when a message of that action arrives and walks; the
 decoded tree is garbage right after. Strings cost far less RAM than nested tuples (6 KB instead of ~30 KB on
 x86_64 when loaded from .mpy) and nothing when frozen. Only the messages the station handles are generated
 (see INCOMING/OUTGOING). Node format (see validate.py):
@@ -21,7 +21,7 @@ import sys
 from tools import ROOT
 
 SCHEMAS = os.path.join(ROOT, "schemas")
-OUT = os.path.join(ROOT, "firmware", "ocppj", "schema_tbl.py")
+OUT = os.path.join(ROOT, "firmware", "station", "transport", "schema_tbl.py")
 
 # CALLs the CSMS sends that the station answers: their Request schema validates the incoming payload.
 INCOMING = (

@@ -6,7 +6,7 @@ Every run prints its seed ("fuzz: seed N ..."), also one chosen at random when -
 --seed N replays that run's inputs (the warm-up uses seed N, the main run N + 1).
 
 The station is the product: tools/sim.py (firmware .mpy under the Unix port, pymodbus meter, 1 EVSE), with
-firmware/heapmon.py logging its live heap every second. The CSMS is the raw-frame AuditServer of
+boards/host/station_heapmon.py logging its live heap every second. The CSMS is the raw-frame AuditServer of
 tools/csms/audit.py (answers the station's CALLs, checks them against the official schemas).
 Each example is one input: bad JSON, wrong types, huge ids, deep nesting, invalid UTF-8, unknown actions,
 oversized, truncated JSON, truncated frames, stray results, bad opcodes, control frames, fragments, and

@@ -42,7 +42,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # the bad-CRC tests make it complain on purpose
 
-# Register maps, written from the vendors' tables independently of firmware/hw/meters.py so the two
+# Register maps, written from the vendors' tables independently of firmware/station/hw/meters.py so the two
 # can check each other: quantity -> (address, encoding, resolution). Quantities: V1..V3, I1..I3,
 # P1..P3 (W), P (total W), F (Hz), E (import kWh). Encodings: f32 (float32, high word first),
 # u16, s16, u32, s32 (high word first), s32l (low word first), u64.
