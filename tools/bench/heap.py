@@ -67,7 +67,7 @@ def scenario(heap, rounds, heap_log_ms=None, echo=False):
             time.sleep(0.3)
             for e in (1, 2):
                 st.cmd(cmd="plug", evse=e)
-                st.wait_log("inputs: evse %d: Occupied" % e)
+                st.wait_log("connector: evse %d: Occupied" % e)
                 st.cmd(cmd="charge", evse=e, power_w=7400 + 3600 * e)
             csms.wait(lambda log: len([m for m in log if m.dir == "in" and m.action == "TransactionEvent"]) >= 4, 15)
             time.sleep(1.5)  # a few meter polls with the power flowing: fresh readings for MeterValues

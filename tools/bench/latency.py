@@ -30,7 +30,7 @@ def run(n, n_other, heap="256K"):
             csms.wait_for("StatusNotification", 2, timeout=20)
             for e in (1, 2):
                 st.cmd(cmd="plug", evse=e)
-                st.wait_log("inputs: evse %d: Occupied" % e)
+                st.wait_log("connector: evse %d: Occupied" % e)
                 st.cmd(cmd="charge", evse=e, power_w=7400)
             csms.wait(lambda log: len([m for m in log if m.dir == "in" and m.action == "TransactionEvent"]) >= 4, 15)
             time.sleep(1.5)

@@ -62,7 +62,7 @@ def main():
             set_vars(csms, SID, SampledDataCtrlr__TxUpdatedInterval=2)
             tr.step("EV plugged into EVSE 1", 0.2)
             st.cmd(cmd="plug", evse=1)
-            st.wait_log("inputs: evse 1: Occupied")
+            st.wait_log("connector: evse 1: Occupied")
             tr.step("EV charging at 7.4 kW", 0.5)
             st.cmd(cmd="charge", evse=1, power_w=7400)
             time.sleep(5)
