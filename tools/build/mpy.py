@@ -6,10 +6,11 @@ Output: build/mpy/firmware/... and build/mpy/<board>/... . Bytecode-only .mpy fi
 port, so the one build (made with -march=xtensawin) runs on the ESP32 and under the Unix port alike.
 A board's main.py and boot.py stay .py: the board runs them as scripts; freeze manifests are build scripts, and a
 board's CPython folders (boards/host/sim/, the simulator) are not for the board at all: none of them is compiled.
-Only changed files are recompiled.
+Only changed files are recompiled, and .mpy files whose source is gone are removed.
 """
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -50,15 +51,23 @@ def build(board="host"):
     for src_top, skip, skip_dirs in ((os.path.join(ROOT, "firmware"), ("manifest.py",), ()),
                                      (os.path.join(ROOT, "boards", board), _SCRIPTS, CPYTHON_DIRS)):
         out_top = os.path.join(OUT, os.path.basename(src_top) if src_top.endswith("firmware") else board)
+        want = set()
         for src in _sources(src_top, skip, skip_dirs):
             rel = os.path.relpath(src, src_top)
             dst = os.path.join(out_top, rel[:-3] + ".mpy")
+            want.add(dst)
             if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
                 continue
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             # -s: the source name in tracebacks stays the repository path, not the build path
             subprocess.run([mpy_cross(), "-march=xtensawin", "-s", os.path.relpath(src, ROOT), "-o", dst, src],
                            check=True)
+        # an .mpy whose source is gone (moved, deleted, no longer compiled) would still import and count in sizes
+        for d, _, files in os.walk(out_top):
+            for f in files:
+                if f.endswith(".mpy") and os.path.join(d, f) not in want:
+                    with contextlib.suppress(FileNotFoundError):  # another run removed it first
+                        os.remove(os.path.join(d, f))
         done.append(out_top)
     return tuple(done)
 
