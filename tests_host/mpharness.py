@@ -40,13 +40,12 @@ _MPY = []
 
 
 def _mpy():
-    # The firmware as the board runs it, bytecode compiled ahead (tools/build_mpy.py, only what changed):
+    # The firmware as the board runs it, bytecode compiled ahead (tools/build/mpy.py, only what changed):
     # a test's heap cap then measures the code and its data, not the compiler working on the sources.
     if not _MPY:
-        sys.path.insert(0, os.path.join(ROOT, "tools"))
-        import build_mpy
+        from tools.build import mpy
 
-        _MPY.extend(build_mpy.build("host"))
+        _MPY.extend(mpy.build("host"))
     return _MPY
 
 

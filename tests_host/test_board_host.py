@@ -16,7 +16,7 @@ cfg = json.loads(%r)
 b = board.make(cfg)
 print("BOARD", b.name, b.reset_cause, b.root, sorted(b.inputs), b.uart, b.wdt, json.dumps(b.meters))
 ins = inputs.Inputs(b.inputs, period_ms=10, samples=3)
-ins.subscribe(lambda e, c, st, pl, ch: print("EV", e, c, st, int(pl), int(ch)))
+ins.subscribe(lambda e, pl, ch, fa: print("EV", e, int(pl), int(ch), int(fa)))
 
 def told_to_stop():
     try:
@@ -76,13 +76,13 @@ def test_bench_file_drives_the_connector_inputs(tmp_path):
         p.kill()
     assert "BOARD host Watchdog %s [1, 2] None None {\"2\": [\"EM340\", 7]}" % d in out, out
     events = [ln.split()[1:] for ln in out.splitlines() if ln.startswith("EV ")]
-    assert events == [
-        ["1", "1", "Occupied", "1", "0"],
-        ["1", "1", "Occupied", "1", "1"],
-        ["2", "1", "Faulted", "1", "0"],
+    assert events == [  # evse, plugged, charging, fault
+        ["1", "1", "0", "0"],
+        ["1", "1", "1", "0"],
+        ["2", "1", "0", "1"],
     ], out
     final = json.loads(out.split("FINAL ")[1])
-    assert final == [["Occupied", True, True, False], ["Faulted", True, False, True]]
+    assert final == [[True, True, False], [True, False, True]]
     assert pins.get_inputs(d) == {"1": {"plug": 1, "charging": 1, "fault": 0},
                                    "2": {"plug": 1, "charging": 0, "fault": 1}}
     assert not os.path.exists(pins.pins_path(d) + ".tmp")

@@ -18,7 +18,7 @@ INPUTS = {
 }
 ACTIVE_LOW = True
 
-# Meter of each EVSE on the bus: (model, Modbus unit id); models in firmware/hw/meters.py.
+# Meter of each EVSE on the bus: (model, Modbus unit id); models in firmware/station/hw/meters.py.
 METERS = {
     1: ("SDM630", 1),
     2: ("SDM630", 2),

@@ -11,10 +11,10 @@ with open(sys.argv[1]) as f:
     cfg = json.load(f)
 if len(sys.argv) > 2:
     cfg["reset_cause"] = sys.argv[2]
-extra = ()
+extra = []  # board tasks the station supervises beside its own
 heap_log = os.getenv("STATION_HEAP_LOG_MS")
 if heap_log:  # benchmarks and fuzzing: log the live heap (station_heapmon.py, host only)
     import station_heapmon
 
-    extra = (("heap", station_heapmon.run, (int(heap_log),)),)
+    extra.append(("heap", station_heapmon.run, (int(heap_log),)))
 app.run(station_board.make(cfg), cfg, extra)

@@ -1,11 +1,11 @@
-# Host board: binds the hardware adapters (hw/__init__.py) for the MicroPython Unix port.
+# Host board: binds the hardware adapters (firmware/station/hw/__init__.py) for the MicroPython Unix port.
 #
-# UART: a pseudo-terminal. tools/meter_sim.py (pymodbus meters) holds the other end; cfg["uart"] is the
+# UART: a pseudo-terminal. boards/host/sim/meters.py (pymodbus meters) holds the other end; cfg["uart"] is the
 #   pty slave path it prints. Opened raw with VMIN=0/VTIME=0 so readinto() returns at once with what
 #   has arrived (the Modbus master polls; it never blocks the event loop).
 # Inputs: the bench drives them through a JSON file, cfg["pins"] (default <dir>/pins.json):
 #   {"1": {"plug": 1, "charging": 0, "fault": 0}, "2": {...}}   (EVSE id -> input -> 0/1, 1 = active)
-#   The bench replaces it atomically (write temp, rename): tools/bench.py set_input(dir, evse, name, v).
+#   The bench replaces it atomically (write temp, rename): boards/host/sim/pins.py set_input(dir, evse, name, v).
 #   A missing file or entry reads 0. The firmware re-reads it at most every 10 ms, when inputs poll.
 # Storage: cfg["dir"] (the station's flash). Watchdog: none (wdt is None).
 # Clock: the host's; with cfg["clock_start"] (Unix seconds) an RTC that starts at that instant at every

@@ -1,7 +1,7 @@
 # MicroPython entry for the TLS handshake tests (test_ws_tls.py): the firmware's OCPP-J connection alone
-# (rpc + registration + connection + outbox + device model) with a client certificate, which tools/sim.py does not take.
-# No station behaviour here, and no handler of its own: a test of what the station does or answers runs the
-# real station through tools/sim.py (tests_host/station_bench.py).
+# (rpc, registration, connection, outbox, device model) with a client certificate, which tools/sim.py does
+# not take. No station behaviour here, and no handler of its own: a test of what the station does or answers
+# runs the real station through tools/sim.py (boards/host/sim/simctl.py).
 #   micropython station_conn.py <config.json>     (a file: this Unix port dies on argv items >= 256 chars)
 # config: url, id, dm ({"Component.Variable[.Instance]": value}), reset, max_size, ca (DER file), cert/key.
 # Prints the firmware log to stdout; tests read it for "E " lines and tracebacks.

@@ -18,13 +18,13 @@ import tempfile
 from tools import ROOT
 
 BIN = os.path.dirname(sys.executable)
-MODULES = ["certs/__init__.py", "certs/p256.py", "certs/der.py", "certs/csr.py", "certs/keystore.py", "certs/x509.py"]
-DEPS = ["station/__init__.py", "station/store.py", "log.py", "clock.py"]
+MODULES = ["station/certs/" + m for m in ("__init__.py", "p256.py", "der.py", "csr.py", "keystore.py", "x509.py")]
+DEPS = ["station/__init__.py", "station/store.py", "station/log.py", "station/clock.py"]
 
 _BENCH = """
 import asyncio, gc, time
-from certs import p256
-from certs.keystore import Keystore, CS
+from station.certs import p256
+from station.certs.keystore import Keystore, CS
 from station.store import Store
 ks = Keystore(Store(%(store)r), every=%(every)d)
 kg = sg = tot = gap = 0
@@ -56,8 +56,8 @@ print("RESULT", kg, sg, tot, gap, yields)
 
 _HEAP = """
 import asyncio
-from certs import x509
-from certs.keystore import Keystore, CS
+from station.certs import x509
+from station.certs.keystore import Keystore, CS
 from station.store import Store
 ks = Keystore(Store(%(store)r))
 if %(work)r == "csr":
@@ -115,7 +115,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="bench_csr")
     try:
         lib = os.path.join(tmp, "lib")
-        print("%-22s %8s %8s" % ("module", "source", ".mpy"))
+        print("%-30s %8s %8s" % ("module", "source", ".mpy"))
         tot_src = tot_mpy = 0
         for rel in MODULES + DEPS:
             src = os.path.join(ROOT, "firmware", rel)
@@ -125,8 +125,8 @@ def main():
             if rel in MODULES:
                 s, m = os.path.getsize(src), os.path.getsize(out)
                 tot_src, tot_mpy = tot_src + s, tot_mpy + m
-                print("%-22s %8d %8d" % (rel, s, m))
-        print("%-22s %8d %8d" % ("total certs/", tot_src, tot_mpy))
+                print("%-30s %8d %8d" % (rel, s, m))
+        print("%-30s %8d %8d" % ("total station/certs/", tot_src, tot_mpy))
 
         store = os.path.join(tmp, "flash")
         rc, out = mp(_BENCH % {"store": store, "every": a.every, "rounds": a.rounds}, "256K", lib, tmp)

@@ -22,12 +22,13 @@ from tools.csms.dev import CSMS
 MP = r'''
 import gc, sys, json, time, asyncio
 gc.collect(); m0 = gc.mem_alloc()
-from ocppj.conn import Conn
-from ocppj.rpc import Rpc
-from station.outbox import Outbox
-import ocppj.schema_tbl
+from station.session.connection import Connection
+from station.session.registration import Registration
+from station.transport.rpc import Rpc
+from station.session.outbox import Outbox
+import station.transport.schema_tbl
 gc.collect(); m_import = gc.mem_alloc() - m0
-import log
+from station import log
 log.LEVEL = 2
 cfg = json.loads(sys.argv[1])
 
@@ -49,10 +50,11 @@ async def main():
     rpc = Rpc(dm)
     ob = Outbox(rpc, dm)
     rpc.on("TriggerMessage", trig)
-    conn = Conn(dm, rpc, ob, cfg["url"], "BENCH", {"model": "M", "vendorName": "V"})
+    reg = Registration(dm, ob, {"model": "M", "vendorName": "V"})
+    conn = Connection(dm, rpc, reg, ob, cfg["url"], "BENCH")
     asyncio.create_task(ob.run())
     asyncio.create_task(conn.run())
-    while conn.state != "accepted" or ob.items or rpc.busy():
+    while reg.state != "accepted" or ob.items or rpc._pending is not None:
         await asyncio.sleep_ms(10)
     await asyncio.sleep_ms(300)
     gc.collect(); rest = gc.mem_alloc() - m0

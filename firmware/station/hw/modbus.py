@@ -44,7 +44,7 @@ _table = None
 
 
 def _crc_table():
-    # Built on first use (not at import): 512 bytes, ~7x faster than the bitwise loop (tools/bench_modbus.py).
+    # Built on first use (not at import): 512 bytes, ~7x faster than the bitwise loop (tools/bench/modbus.py).
     global _table
     if _table is None:
         from array import array

@@ -1,5 +1,5 @@
 # The station's ONE outgoing queue: every CALL the station sends goes through here (replies to the CSMS's
-# CALLs bypass it, see ocppj/rpc.py). It holds the registration state, decides what may go now and sends
+# CALLs bypass it, see transport/rpc.py). It holds the registration state, decides what may go now and sends
 # one CALL at a time via rpc.call.
 #
 #   ob = Outbox(rpc, dm)

@@ -1,4 +1,4 @@
-# Payload validation from the generated tables (schema_tbl.py, built by tools/gen_validators.py from the
+# Payload validation from the generated tables (schema_tbl.py, built by tools/build/gen_validators.py from the
 # official OCPP 2.0.1 JSON schemas). No JSON-schema engine on the device: each action's schema is a compact
 # JSON text, decoded when a message of that action arrives and walked here (node format: the generator's doc).
 # The error codes are Part 4's (never the 1.6 name FormationViolation):
