@@ -7,7 +7,7 @@ from station.certs.keystore import ACCEPTED, CS, REJECTED, V2G, Keystore
 from mptest import eq, raises
 from station.store import Store
 
-HEAP = "80K"  # mostly for compiling the modules from source here; frozen on the board (tools/bench_csr.py)
+HEAP = "80K"  # mostly for compiling the modules from source here; frozen on the board (tools/bench/csr.py)
 TIMEOUT = 30
 _ROOT = "/tmp/mpt_certs_install"
 
