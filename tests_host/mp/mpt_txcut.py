@@ -4,6 +4,7 @@
 # writes too). Whatever the CSMS received over all boots must be whole: seqNo continuous from 0, Started
 # first, exactly one Ended, last; no transaction invented, none left open, no clock marker or 2000 date,
 # times never going back within a transaction. Real Store, TxQueue, Transactions and clock.
+import gc
 import json
 import os
 
@@ -15,7 +16,7 @@ from station.store import Store
 from station.model.tx import Transactions
 from station.model.txq import TxQueue
 
-HEAP = "128K"
+HEAP = "192K"  # thousands of boots in one process: room for the garbage between collections
 TIMEOUT = 600
 # A RAM filesystem where there is one: thousands of boots, and the flash itself is not under test.
 _ROOT = "/dev/shm/mpt_txcut" if "shm" in os.listdir("/dev") else "/tmp/mpt_txcut"
@@ -182,6 +183,7 @@ class Bench:
 def run(cuts):
     """cuts: [(write point, mode)] for the first boots in turn; then a clean boot. Returns (bench or None
     when a cut point lay beyond its boot's writes, write points of each boot)."""
+    gc.collect()
     rmtree(_ROOT)
     b = Bench()
     points = []
