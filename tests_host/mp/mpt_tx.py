@@ -121,9 +121,9 @@ def test_power_cut_ends_transaction_and_continues_seq():
 def test_power_cut_between_queue_and_state_write_never_reuses_seq():
     b = Bench()
     b.tx.on_connector(1, 1, True, True)
-    saved = b.tx._st.read("tx1")  # state as it was before the next event
+    saved = b.tx._store.read("tx1")  # state as it was before the next event
     b.tx.on_connector(1, 1, True, False)
-    b.tx._st.write("tx1", saved)  # the state write of that event never happened
+    b.tx._store.write("tx1", saved)  # the state write of that event never happened
     b2 = Bench(fresh=False)
     b2.tx.recover([1])
     eq([e["seqNo"] for e in b2.drain()], [0, 1, 2])
@@ -178,20 +178,20 @@ def test_no_transaction_starts_on_an_inoperative_or_faulted_connector():
 def test_power_cut_after_ended_was_queued_sends_no_second_ended():
     b = Bench()
     b.tx.on_connector(1, 1, True, True)
-    saved = b.tx._st.read("tx1")
+    saved = b.tx._store.read("tx1")
     b.tx.on_connector(1, 1, False, False)  # Ended queued, state file removed ...
-    b.tx._st.write("tx1", saved)  # ... but the removal never reached the flash
+    b.tx._store.write("tx1", saved)  # ... but the removal never reached the flash
     b2 = Bench(fresh=False)
     b2.tx.recover([1])
     ev = b2.drain()
     eq([e["eventType"] for e in ev], ["Started", "Ended"])
-    eq(b2.tx._st.read("tx1"), None)
+    eq(b2.tx._store.read("tx1"), None)
 
 
 def test_power_cut_before_the_first_state_write_still_ends_the_transaction():
     b = Bench()
     b.tx.on_connector(2, 1, True, True)
-    b.tx._st.remove("tx2")  # the Started is queued, its state file never written
+    b.tx._store.remove("tx2")  # the Started is queued, its state file never written
     b2 = Bench(fresh=False)
     b2.tx.recover([1, 2], lambda e: e == 2)
     ev = b2.drain()

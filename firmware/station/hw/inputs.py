@@ -29,9 +29,9 @@ class Inputs:
         self._pins = pins
         self.period_ms = period_ms
         self._n = samples
-        self._st = {}
+        self._evse = {}
         for e in pins:
-            self._st[e] = [0, 0, 0, 0, False]
+            self._evse[e] = [0, 0, 0, 0, False]
         self._subs = []
 
     def subscribe(self, cb):
@@ -42,7 +42,7 @@ class Inputs:
 
     def state(self, evse_id):
         """(plugged, charging, fault) now, debounced; None for an unknown EVSE."""
-        s = self._st.get(evse_id)
+        s = self._evse.get(evse_id)
         return _view(s[_DEB]) if s else None
 
     def sample(self):
@@ -54,7 +54,7 @@ class Inputs:
                 p = pins[i]
                 if p is not None and p.value():
                     raw |= 1 << i
-            s = self._st[e]
+            s = self._evse[e]
             if not s[_INIT]:
                 s[_DEB] = raw
                 s[_INIT] = True

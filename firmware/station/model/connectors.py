@@ -28,7 +28,7 @@ def _key(e, c):
 class Connectors:
     def __init__(self, inputs, store, tx, outbox):
         self._in = inputs
-        self._st = store
+        self._store = store
         self._tx = tx
         self._ob = outbox
         self._want = {}  # evse -> False when the operator made it Inoperative (persisted)
@@ -66,7 +66,7 @@ class Connectors:
     def start(self):
         """At boot, before the transactions recover: the start state and the availability from flash."""
         self._in.sample()
-        raw = self._st.read(_FILE)
+        raw = self._store.read(_FILE)
         for e, flag in zip(self.evse_ids(), raw or b""):
             self._want[e] = flag == ord("1")
         for e in self.evse_ids():
@@ -119,7 +119,7 @@ class Connectors:
         for e in ids:
             self._want[e] = on
         try:
-            self._st.write(_FILE, "".join("1" if self._want.get(e, True) else "0" for e in self.evse_ids()))
+            self._store.write(_FILE, "".join("1" if self._want.get(e, True) else "0" for e in self.evse_ids()))
         except OSError as ex:  # applied now, but a reboot will not remember it
             log.error(_TAG, "availability not saved: %r", ex)
         self._apply()

@@ -7,7 +7,7 @@ _FW = "fw.json"
 class FwState:
     # The last FirmwareStatusNotification sent survives a reboot (an install reboots the station).
     def __init__(self, store):
-        self._st = store
+        self._store = store
         raw = store.read(_FW) if store else None
         try:
             self.status, self.request_id = json.loads(raw) if raw else (None, None)
@@ -17,8 +17,8 @@ class FwState:
     def sent(self, status, request_id=None):
         """The update code sent a FirmwareStatusNotification with this status."""
         self.status, self.request_id = status, request_id
-        if self._st:
-            self._st.write(_FW, json.dumps((status, request_id)))
+        if self._store:
+            self._store.write(_FW, json.dumps((status, request_id)))
 
     def trigger_payload(self):
         # F06.FR.16 / L01.FR.25: Idle when nothing is going on or the last status sent was Installed;

@@ -21,7 +21,7 @@ class Transactions:
     def __init__(self, store, txq, dm, sample, online, wake):
         # sample(evse_id, measurands, context) -> [sampledValue, ...] or None when no fresh reading.
         # online() -> True when events go straight to the CSMS; wake() tells the sender there is work.
-        self._st = store
+        self._store = store
         self.q = txq
         self._dm = dm
         self._sample = sample
@@ -47,7 +47,7 @@ class Transactions:
         info = self.q.scan()  # every queued file read once
         seen = set()
         for e in evse_ids:
-            raw = self._st.read(self._file(e))
+            raw = self._store.read(self._file(e))
             if not raw:
                 continue
             try:
@@ -57,13 +57,13 @@ class Transactions:
                     raise ValueError("seq")
             except (ValueError, KeyError, TypeError):
                 log.error(_TAG, "evse %d: unreadable transaction state dropped", e)
-                self._st.remove(self._file(e))
+                self._store.remove(self._file(e))
                 continue
             seen.add(tid)
             r = info.get(tid)
             if r is not None and r[1]:  # cut between queueing Ended and removing the state file
                 log.info(_TAG, "evse %d: transaction %s had already ended", e, tid)
-                self._st.remove(self._file(e))
+                self._store.remove(self._file(e))
                 continue
             if r is not None:  # an event may have reached the queue before the state: never reuse its seqNo
                 tx["seq"] = max(tx["seq"], r[0] + 1)
@@ -116,9 +116,9 @@ class Transactions:
         for _ in range(2):
             try:
                 if tx is None:
-                    self._st.remove(self._file(evse_id))
+                    self._store.remove(self._file(evse_id))
                 else:
-                    self._st.write(self._file(evse_id), json.dumps(tx))
+                    self._store.write(self._file(evse_id), json.dumps(tx))
                 self._dirty.discard(evse_id)
                 return
             except OSError as e:

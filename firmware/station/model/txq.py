@@ -16,7 +16,7 @@ _TAG = "txq"
 class TxQueue:
     def __init__(self, store, bound=200):
         # store: a station.store.Store of its own directory. bound: events kept at most.
-        self._st = store
+        self._store = store
         self._bound = bound
         names = [n for n in store.names() if len(n) == 10 and n[0] == "q"]
         names.sort()
@@ -43,7 +43,7 @@ class TxQueue:
         data = json.dumps(payload)
         while True:
             try:
-                self._st.write(name, data)
+                self._store.write(name, data)
                 break
             except OSError as e:
                 v = self._victim(False)
@@ -79,7 +79,7 @@ class TxQueue:
         if p is not None:
             return p
         try:
-            return json.loads(self._st.read(name))
+            return json.loads(self._store.read(name))
         except (TypeError, ValueError):
             return None
 
@@ -98,7 +98,7 @@ class TxQueue:
     def ack(self, name):
         """The CSMS has it (or it was given up): forget it."""
         if self._ram.pop(name, None) is None:
-            self._st.remove(name)
+            self._store.remove(name)
         self._marked.discard(name)
         if name in self._names:
             self._names.remove(name)
@@ -135,7 +135,7 @@ class TxQueue:
                 continue
             if n not in self._ram:
                 try:
-                    self._st.write(n, json.dumps(p))
+                    self._store.write(n, json.dumps(p))
                 except OSError as e:  # the sender resolves them again when it sends them
                     log.warn(_TAG, "%s: times not rewritten (%r)", n, e)
                     return
