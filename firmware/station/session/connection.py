@@ -50,23 +50,17 @@ class Connection:
     def online(self):
         return self._ob.state == "accepted" and self._rpc.ws is not None
 
-    def _get(self, comp, var, default):
-        try:
-            return self._dm.get(comp, var)
-        except KeyError:
-            return default
-
     def _auth(self):
-        if self._get("SecurityCtrlr", "SecurityProfile", 1) == 3:
+        if self._dm.get("SecurityCtrlr", "SecurityProfile") == 3:
             return None  # the client certificate identifies the station
-        pw = self._get("SecurityCtrlr", "BasicAuthPassword", "")
+        pw = self._dm.get("SecurityCtrlr", "BasicAuthPassword")
         return (self._id, pw) if pw else None
 
     def _backoff_s(self, failures):
         # RetryBackOffWaitMinimum + random(0..RandomRange), doubled up to RepeatTimes times, then kept.
-        wmin = self._get("OCPPCommCtrlr", "RetryBackOffWaitMinimum", 10)
-        rng = self._get("OCPPCommCtrlr", "RetryBackOffRandomRange", 10)
-        rep = self._get("OCPPCommCtrlr", "RetryBackOffRepeatTimes", 5)
+        wmin = self._dm.get("OCPPCommCtrlr", "RetryBackOffWaitMinimum")
+        rng = self._dm.get("OCPPCommCtrlr", "RetryBackOffRandomRange")
+        rep = self._dm.get("OCPPCommCtrlr", "RetryBackOffRepeatTimes")
         return (wmin << min(failures, rep)) + _rand(rng)
 
     def _resolve(self):
@@ -117,7 +111,7 @@ class Connection:
             tasks.append(asyncio.create_task(self._rpc.serve(ws)))
             self._reg.connected()
             tasks.append(asyncio.create_task(self._reg.timers()))
-            tasks.append(asyncio.create_task(ws.keepalive(self._get("OCPPCommCtrlr", "WebSocketPingInterval", 0))))
+            tasks.append(asyncio.create_task(ws.keepalive(self._dm.get("OCPPCommCtrlr", "WebSocketPingInterval"))))
             await tasks[0]
         finally:
             # Close the socket first: the reader ends with Closed by itself. Cancelling a task that waits

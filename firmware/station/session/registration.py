@@ -48,12 +48,6 @@ class Registration:
     def state(self):
         return self._ob.state
 
-    def _get(self, comp, var, default):
-        try:
-            return self._dm.get(comp, var)
-        except KeyError:
-            return default
-
     def sent(self):
         self._last_tx = time.ticks_ms()
 
@@ -129,7 +123,7 @@ class Registration:
     # --- timers -------------------------------------------------------------------------------------------
 
     def heartbeat_interval(self):
-        return self._get("OCPPCommCtrlr", "HeartbeatInterval", 0) or self._interval
+        return self._dm.get("OCPPCommCtrlr", "HeartbeatInterval") or self._interval
 
     def _hb_result(self, res):
         if res:
