@@ -45,7 +45,9 @@ def main():
             key = os.path.join(os.path.basename(top), name)
             per[key] = n
             rows.append((key, n))
-            g = key.split("/")[1] if key.count("/") > 1 else key.split("/")[0] + " (top level)"
+            # by folder: firmware/station/<concern>/..., the package's own top level, the board's modules
+            parts = key.split("/")
+            g = "/".join(parts[1:-1]) if len(parts) > 2 else parts[0] + " (top level)"
             groups[g] = groups.get(g, 0) + n
     total = sum(per.values())
     fw_total = sum(n for k, n in per.items() if k.startswith("firmware/"))
