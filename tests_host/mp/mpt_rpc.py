@@ -253,6 +253,38 @@ async def test_too_deeply_nested_call_is_answered_not_crashing():
     await task
 
 
+async def test_deep_nest_is_refused_before_the_parser_builds_it():
+    # json.loads on 20000 levels runs the heap out (and a conservative GC may keep the half-built lists):
+    # the nest is measured first and never parsed; a bracket-heavy but flat message still is
+    import station.transport.rpc as rpcmod
+
+    rpc, link, task = await setup(Heartbeat=lambda p: {"currentTime": "2026-01-01T00:00:00Z"})
+    real = rpcmod.json
+    parsed = []
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def loads(self, text):
+            parsed.append(len(text))
+            return real.loads(text)
+
+    rpcmod.json = Counting()
+    try:
+        out = await answer(link, '[2, "deep-3", "TriggerMessage", ' + "[" * 20000 + "]" * 20000 + "]")
+        eq(out[:3], [4, "deep-3", "FormatViolation"])
+        eq(parsed, [])
+        flat = json.dumps([2, "flat-1", "Heartbeat", {"customData": {"vendorId": "v", "l": [[1]] * 300}}])
+        out = await answer(link, flat)
+        eq(out[:2], [3, "flat-1"])
+        eq(len(parsed), 1)
+    finally:
+        rpcmod.json = real
+    link.close()
+    await task
+
+
 async def test_no_memory_to_parse_a_flat_message_is_our_error_not_the_csmss():
     import station.transport.rpc as rpcmod
 
