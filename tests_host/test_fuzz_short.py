@@ -2,8 +2,6 @@
 (tools/sim.py) keeps answering, answers every well-framed CALL, reconnects only after inputs RFC 6455 says end
 the connection, logs no error or traceback, and its live heap does not grow."""
 
-import time
-
 import pytest
 
 from tools.csms.audit import frame
@@ -33,18 +31,6 @@ KINDS = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "
          "SignV2GCertificate", "SignCombinedCertificate", "PublishFirmwareStatusNotification")
 
 
-def settled(fz, samples=6):
-    """Index of the heap samples taken once the station has caught up: it answered a probe CALL (so every
-    earlier input is handled), and then logged `samples` more heap samples. Order, not a fixed pause."""
-    assert fz.call("GetVariables", fuzz.PROBE)[0] == 3
-    start = len(fz.heap_live())
-    end = time.time() + 60  # only against a hang
-    while len(fz.heap_live()) < start + samples:
-        assert time.time() < end, "no heap samples from the station"
-        time.sleep(0.1)
-    return start
-
-
 def test_fuzz_short(fz):
     # Warm-up: every path that loads code on first use (producers, certificates, schema tables), so the
     # heap comparison below sees state, not modules that a random input happened to load late.
@@ -54,13 +40,13 @@ def test_fuzz_short(fz):
     for action in fuzz.ACTIONS:  # each action's schema table is decoded on its first use
         fz.call(action, {})
     fz.fuzz(100, seed=SEED_WARM)
-    warm_index = settled(fz)
+    warm_index = fz.settle()  # small inputs of each kind, a probe answered, then heap samples
     fz.fuzz(150, seed=SEED_RUN)
-    settled(fz)
+    end_index = fz.settle()
     assert not fz.failures, "seeds %d, %d:\n%s" % (SEED_WARM, SEED_RUN, "\n".join(fz.failures[:5]))
     assert fz.unanswered == 0
     assert sum(v[0] for v in fz.stats.values()) == 250
-    warm, end, grew = fuzz.heap_verdict(fz.heap_live(), warm_index)
+    warm, end, grew = fuzz.heap_verdict(fz.heap_live(), warm_index, end_index)
     assert warm is not None and not grew, (warm, end)
 
 
