@@ -9,11 +9,15 @@ HEAP = "96K"
 
 def test_mask_matches_the_byte_loop_for_every_length():  # heap: 512K
     key = os.urandom(4)
-    for n in list(range(0, 40)) + [125, 126, 127, 4096, 65537]:
+    for n in list(range(0, 40)) + [125, 126, 127, 255, 256, 257, 511, 512, 515, 4096, 65537]:
         data = os.urandom(n)
         want = bytes(data[i] ^ key[i & 3] for i in range(n))
-        eq(ws.mask(data, key), want)
-    eq(ws.mask(b"\x00\x00\x00\x00\x00\x00\x00\x00\x00", b"\x00\x00\x00\x00"), b"\x00" * 9)  # leading zeros kept
+        buf = bytearray(data)
+        eq(ws.mask(buf, key) is buf, True)  # in place: no copy of the frame
+        eq(bytes(buf), want)
+    zeros = bytearray(300)
+    eq(bytes(ws.mask(zeros, b"\x00\x00\x00\x00")), b"\x00" * 300)  # leading zeros kept
+    eq(bytes(ws.mask(bytearray(b"\x00" * 260), b"\x01\x02\x03\x04")), b"\x01\x02\x03\x04" * 65)
 
 
 def test_accept_key_rfc6455_example():

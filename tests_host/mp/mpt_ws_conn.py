@@ -43,7 +43,7 @@ async def read_frame(r):
     if n == 126:
         n = int.from_bytes(await r.readexactly(2), "big")
     key = await r.readexactly(4)
-    return h[0] & 0x0F, ws.mask(await r.readexactly(n), key)
+    return h[0] & 0x0F, ws.mask(bytearray(await r.readexactly(n)), key)
 
 
 async def test_concurrent_senders_never_interleave_frames():
