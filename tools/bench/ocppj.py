@@ -4,6 +4,7 @@
 
 - heap in use after import, and at rest once registered (gc.mem_alloc after gc.collect),
 - bytes allocated while one 4 KB CSMS CALL is received, validated and answered (gc disabled meanwhile),
+- bytes allocated while one 4 KB CALL of ours is sent and answered,
 - the smallest -X heapsize with which boot + 20 CALL round trips + the 4 KB message still work,
 - round-trip time of the station's CALL (Heartbeat) on loopback against tools/csms/dev.py (the ocpp package).
 Objects are about twice as large on x86_64 as on the ESP32, so these heap figures are an upper bound.
@@ -72,7 +73,15 @@ async def main():
     await asyncio.sleep_ms(50)
     after = gc.mem_alloc()
     gc.enable()
+    # one 4 KB CALL of ours: json text, the frame (masking), the small answer
+    payload = {"customData": {"vendorId": "bench", "pad": "x" * (4096 - 80)}}
+    gc.collect(); b2 = gc.mem_alloc()
+    gc.disable()
+    await rpc.call("Heartbeat", payload)
+    send4k = gc.mem_alloc() - b2
+    gc.enable()
     print("RESULT", json.dumps({"import": m_import, "rest": rest, "msg4k_alloc": after - before,
+                                "send4k_alloc": send4k,
                                 "rtt_us_median": rtt[len(rtt) // 2], "rtt_us_min": rtt[0], "rtt_us_max": rtt[-1]}))
 
 asyncio.run(main())
@@ -130,6 +139,8 @@ def main():
     print("  heap at rest (registered)     %6d bytes" % res["rest"])
     print("  allocated for one 4 KB CALL   %6d bytes (received, parsed, validated, answered; gc off)" %
           res["msg4k_alloc"])
+    print("  allocated for one 4 KB CALL of ours %d bytes (json text, masked frame, the answer; gc off)" %
+          res["send4k_alloc"])
     print("  smallest working heapsize     %6d KiB (boot, 20 CALLs, the 4 KB CALL)" % lo)
     print("  CALL round trip (Heartbeat)   median %.2f ms, min %.2f, max %.2f (20 calls, ocpp-package CSMS)" %
           (res["rtt_us_median"] / 1000, res["rtt_us_min"] / 1000, res["rtt_us_max"] / 1000))
