@@ -15,6 +15,9 @@ def test_mask_matches_the_byte_loop_for_every_length():  # heap: 512K
         buf = bytearray(data)
         eq(ws.mask(buf, key) is buf, True)  # in place: no copy of the frame
         eq(bytes(buf), want)
+    frame = bytearray(b"hd" + b"\x00" * 300)  # a payload inside a bigger buffer, as small frames are masked
+    ws.mask(memoryview(frame)[2:], b"\x01\x02\x03\x04")
+    eq(bytes(frame), b"hd" + b"\x01\x02\x03\x04" * 75)
     zeros = bytearray(300)
     eq(bytes(ws.mask(zeros, b"\x00\x00\x00\x00")), b"\x00" * 300)  # leading zeros kept
     eq(bytes(ws.mask(bytearray(b"\x00" * 260), b"\x01\x02\x03\x04")), b"\x01\x02\x03\x04" * 65)

@@ -30,9 +30,10 @@ class Closed(Exception):
 
 
 def mask(buf, key):
-    """XOR buf (a bytearray) with the repeated 4-byte key, in place; returns buf. Chunks of _CHUNK bytes go
-    through one big-int XOR each (C speed on every port, no viper: the .mpy is built for the ESP32), so the
-    transient objects stay a few hundred bytes whatever the frame's size; the tail goes byte by byte."""
+    """XOR buf (a bytearray or a memoryview of one) with the repeated 4-byte key, in place; returns buf.
+    Chunks of _CHUNK bytes go through one big-int XOR each (C speed on every port, no viper: the .mpy is
+    built for the ESP32), so the transient objects stay a few hundred bytes whatever the frame's size; the
+    tail goes byte by byte."""
     n = len(buf)
     mv = memoryview(buf)
     i = 0
@@ -95,11 +96,11 @@ class WS:
             hdr = bytes((0x80 | op, 0xFE, n >> 8, n & 0xFF))
         else:
             hdr = bytes((0x80 | op, 0xFF)) + n.to_bytes(8, "big")
-        # One copy of the payload, masked in place; a big frame goes out as header+key, then that copy
-        # (no concatenated frame: on an ESP32 each extra copy of a 4 KB message is a contiguous block
-        # a fragmented heap may not have).
-        body = mask(bytearray(data), key)
         total = len(hdr) + 4 + n
+        # Masked in place, never in a copy of its own: a small frame (heartbeats, replies) in the
+        # preallocated buffer, a big one in a single copy of the payload, which goes out after header and
+        # key (no concatenated frame: on an ESP32 each extra copy of a 4 KB message is a contiguous block
+        # a fragmented heap may not have). Masking before the lock would need that copy for small frames too.
         async with self._lock:  # the shared buffer is filled only while this frame owns the wire
             if self._refused(op):  # failed or closing while this frame waited for the wire
                 raise Closed(self._late or "closed")
@@ -108,10 +109,12 @@ class WS:
                 h = len(hdr)
                 b[0:h] = hdr
                 b[h : h + 4] = key
-                b[h + 4 : total] = body
+                b[h + 4 : total] = data
                 frame = memoryview(b)[:total]
+                mask(frame[h + 4 :], key)
             else:
                 frame = None
+                body = mask(bytearray(data), key)
             try:
                 if frame is None:
                     self._w.write(hdr + key)
