@@ -172,7 +172,12 @@ class AuditServer:
                 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
                 res = {"BootNotification": {"currentTime": now, "interval": 300, "status": "Accepted"},
                        "Heartbeat": {"currentTime": now}}.get(msg[2], {})
-                await self.send_text(json.dumps([3, msg[1], res]))
+                try:
+                    await self.send_text(json.dumps([3, msg[1], res]))
+                except ConnectionError:
+                    # the station may have failed the connection meanwhile (RFC 6455 7.1.7 drops the socket
+                    # right after its close frame): keep reading, so the frames it sent before are recorded
+                    pass
 
     async def send(self, data):
         self.writer.write(data)
