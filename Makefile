@@ -8,7 +8,7 @@ ROOT_PTH := $(VENV)/.root-pth
 BOARD ?= esp32_devkitc
 PORT ?= /dev/ttyUSB0
 
-.PHONY: setup lint test clean demo mpy deploy deploy-config
+.PHONY: setup lint test clean demo mpy image deploy deploy-config
 .PHONY: bench bench-heap bench-latency bench-cpu bench-size fuzz faults
 
 setup: $(STAMP) $(ROOT_PTH)
@@ -71,6 +71,12 @@ faults: setup
 # Firmware and board modules as .mpy (bytecode, the same for the ESP32 and the Unix port), with sizes.
 mpy: setup
 	$(BIN)/python tools/build/mpy.py --board $(BOARD) --sizes
+
+# The firmware image (ROMFS: the compiled firmware, the board's modules, a version record), deterministic:
+#   make image BOARD=host VERSION=1.2.3 OUT=fw.img [FIRMWARE=dir]   (BOARD default esp32_devkitc)
+image: setup
+	$(BIN)/python tools/build/image.py --board $(BOARD) --out $(or $(OUT),build/$(BOARD)-$(or $(VERSION),dev).img) \
+	  $(if $(VERSION),--version $(VERSION)) $(if $(FIRMWARE),--firmware $(FIRMWARE))
 
 # Copy the .mpy build and the board's scripts to a board running stock MicroPython (not frozen).
 deploy: mpy

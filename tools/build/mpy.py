@@ -45,31 +45,33 @@ def _sources(top, skip=(), skip_dirs=()):
                 yield os.path.join(d, f)
 
 
+def compile_tree(src_top, out_top, name_top, skip=(), skip_dirs=()):
+    """Compile the .py files under src_top that changed into out_top; name_top + the relative path is the
+    source name in tracebacks (-s), so a copy of the tree elsewhere compiles to the same bytes."""
+    want = set()
+    for src in _sources(src_top, skip, skip_dirs):
+        rel = os.path.relpath(src, src_top)
+        dst = os.path.join(out_top, rel[:-3] + ".mpy")
+        want.add(dst)
+        if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
+            continue
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        subprocess.run([mpy_cross(), "-march=xtensawin", "-s", name_top + "/" + rel, "-o", dst, src], check=True)
+    # an .mpy whose source is gone (moved, deleted, no longer compiled) would still import and count in sizes
+    for d, _, files in os.walk(out_top):
+        for f in files:
+            if f.endswith(".mpy") and os.path.join(d, f) not in want:
+                with contextlib.suppress(FileNotFoundError):  # another run removed it first
+                    os.remove(os.path.join(d, f))
+    return out_top
+
+
 def build(board="host"):
     """Compile what changed; returns (firmware dir, board dir) of .mpy files."""
-    done = []
-    for src_top, skip, skip_dirs in ((os.path.join(ROOT, "firmware"), ("manifest.py",), ()),
-                                     (os.path.join(ROOT, "boards", board), _SCRIPTS, CPYTHON_DIRS)):
-        out_top = os.path.join(OUT, os.path.basename(src_top) if src_top.endswith("firmware") else board)
-        want = set()
-        for src in _sources(src_top, skip, skip_dirs):
-            rel = os.path.relpath(src, src_top)
-            dst = os.path.join(out_top, rel[:-3] + ".mpy")
-            want.add(dst)
-            if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
-                continue
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            # -s: the source name in tracebacks stays the repository path, not the build path
-            subprocess.run([mpy_cross(), "-march=xtensawin", "-s", os.path.relpath(src, ROOT), "-o", dst, src],
-                           check=True)
-        # an .mpy whose source is gone (moved, deleted, no longer compiled) would still import and count in sizes
-        for d, _, files in os.walk(out_top):
-            for f in files:
-                if f.endswith(".mpy") and os.path.join(d, f) not in want:
-                    with contextlib.suppress(FileNotFoundError):  # another run removed it first
-                        os.remove(os.path.join(d, f))
-        done.append(out_top)
-    return tuple(done)
+    # the source name in tracebacks stays the repository path, not the build path
+    return (compile_tree(os.path.join(ROOT, "firmware"), os.path.join(OUT, "firmware"), "firmware", ("manifest.py",)),
+            compile_tree(os.path.join(ROOT, "boards", board), os.path.join(OUT, board), "boards/" + board,
+                         _SCRIPTS, CPYTHON_DIRS))
 
 
 def unix_path(board="host"):
