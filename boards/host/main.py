@@ -1,20 +1,54 @@
-# Host entry: micropython boards/host/main.py <config.json> [reset cause]
-# (tools/sim.py writes the config and starts this with the project's MICROPYPATH).
+# Host entry and boot loader: micropython boards/host/main.py <config.json> [reset cause]
+# (tools/sim.py writes the config and starts this with MICROPYPATH = the port's frozen modules and
+# build/mpy/host, where this boot stage finds station_slots).
+#
+# With cfg["slots"] (the simulator's default) it does what an ESP32's bootloader does: it picks the image
+# slot to start (station_slots.py: pending verify, rollback), mounts that image at /rom (vfs.VfsRom) and
+# runs the station from it, bytecode in place; nothing else is importable then but the port's own modules.
+# The Unix port has no memory-mapped flash, so the image is read into one buffer in the heap, allocated
+# before anything else (tools/sim.py adds its size to --heap; on a board the bytes stay in flash).
+# Without cfg["slots"] the station runs from the .mpy files on MICROPYPATH (a test's or a benchmark's choice).
 import json
 import os
 import sys
-
-import station_board
-from station import app
 
 with open(sys.argv[1]) as f:
     cfg = json.load(f)
 if len(sys.argv) > 2:
     cfg["reset_cause"] = sys.argv[2]
+slots = None
+if cfg.get("slots"):
+    import vfs
+
+    import station_slots
+
+    slots = station_slots.Slots(cfg["slots"])
+    slot = slots.boot()
+    if slot is None:
+        print("boot: no image in %s" % cfg["slots"])
+        sys.exit(2)
+    path = slots.path(slot)
+    img = bytearray(os.stat(path)[6])
+    with open(path, "rb") as f:
+        f.readinto(img)
+    vfs.mount(vfs.VfsRom(img), "/rom")  # type: ignore[attr-defined]  # the stubs predate VfsRom
+    sys.path[:] = ["/rom", ".frozen"]  # the image and the port's modules, nothing from the host's disk
+    import station_version  # type: ignore[import-not-found]  # written into the image by tools/build/image.py
+
+    cfg["firmware"] = station_version.VERSION
+
+# after the mount: from the image when there is one
+import station_board  # noqa: E402
+from station import app, log  # noqa: E402
+
+if slots:
+    log.info("boot", "slot %s, version %s, %s%s; image %d bytes in the heap", slots.running, cfg["firmware"],
+             "confirmed" if slots.confirmed() else "pending verify",
+             ", rolled back" if slots.rolled_back else "", len(img))
 extra = []  # board tasks the station supervises beside its own
 heap_log = os.getenv("STATION_HEAP_LOG_MS")
 if heap_log:  # benchmarks and fuzzing: log the live heap (station_heapmon.py, host only)
     import station_heapmon
 
     extra.append(("heap", station_heapmon.run, (int(heap_log),)))
-app.run(station_board.make(cfg), cfg, extra)
+app.run(station_board.make(cfg, slots), cfg, extra)

@@ -7,7 +7,10 @@
 #   {"1": {"plug": 1, "charging": 0, "fault": 0}, "2": {...}}   (EVSE id -> input -> 0/1, 1 = active)
 #   The bench replaces it atomically (write temp, rename): boards/host/sim/pins.py set_input(dir, evse, name, v).
 #   A missing file or entry reads 0. The firmware re-reads it at most every 10 ms, when inputs poll.
-# Storage: cfg["dir"] (the station's flash). Watchdog: none (wdt is None).
+# Storage: cfg["dir"] (the station's flash).
+# Watchdog: with cfg["wdt"] (a file path; tools/sim.py sets it) each feed() rewrites that file, and the simulator
+#   resets the firmware (kills it, boots it with reason Watchdog) when the file is older than the timeout, as
+#   the ESP32's hardware watchdog resets a board whose event loop hangs. Without it: none (wdt is None).
 # Clock: the host's; with cfg["clock_start"] (Unix seconds) an RTC that starts at that instant at every
 #   boot, as an ESP32's restarts at 2000-01-01 after a power loss (tools/sim.py --clock-start).
 #
@@ -20,6 +23,8 @@
 #   pins         bench input file (default <dir>/pins.json)
 #   reset_cause  what BootNotification should say, default "PowerUp"
 #   clock_start  Unix seconds the RTC shows at boot (default: the host clock)
+#   slots        the image slots' directory (station_slots.py); main.py, the boot stage, hands make() the
+#                Slots it booted from, which the station confirms (board.slots.confirm())
 import json
 import time
 
@@ -82,6 +87,23 @@ class BenchPin:
         return self._src.get(self._evse, self._name)
 
 
+class FileWdt:
+    """A watchdog the simulator watches: feed() rewrites the file (at most every 200 ms)."""
+
+    def __init__(self, path, timeout_ms):
+        self._path = path
+        self._timeout = timeout_ms
+        self._t = None
+        self.feed()
+
+    def feed(self):
+        now = time.ticks_ms()
+        if self._t is None or time.ticks_diff(now, self._t) >= 200:
+            self._t = now
+            with open(self._path, "w") as f:
+                f.write(str(self._timeout))
+
+
 class SimRtc:
     """An RTC that counts from a given instant (port-epoch seconds: Unix on this port); set() moves it."""
 
@@ -109,16 +131,21 @@ class Board:
         self.wdt = None  # watchdog factory wdt(timeout_ms) -> object with feed(), or None
         self.rtc = None  # rtc() -> port-epoch seconds, or None for time.time()
         self.rtc_set = None  # rtc_set(seconds): the CSMS's time kept by the RTC, or None
+        self.slots = None  # firmware image slots (station_slots.Slots: confirm(), writer()), or None
 
 
-def make(cfg):
+def make(cfg, slots=None):
     b = Board()
+    b.slots = slots
     b.root = cfg["dir"]
     b.baud = int(cfg.get("baud", 9600))
     b.reset_cause = cfg.get("reset_cause", "PowerUp")
     if cfg.get("clock_start") is not None:
         rtc = SimRtc(int(cfg["clock_start"]))
         b.rtc, b.rtc_set = rtc.now, rtc.set
+    if cfg.get("wdt"):
+        path = cfg["wdt"]
+        b.wdt = lambda timeout_ms: FileWdt(path, timeout_ms)
     for k, v in (cfg.get("meters") or {}).items():
         b.meters[int(k)] = (v[0], int(v[1]))
     if cfg.get("uart"):

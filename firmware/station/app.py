@@ -55,7 +55,7 @@ class Station:
         self.tx = Transactions(self.store, self.txq, self.dm, self.sample, self.conn.online, self.outbox.wake)
         self.inputs = Inputs(board.inputs)
         self.connectors = Connectors(self.inputs, self.store, self.tx, self.outbox)
-        self.reg.on_accepted = self.connectors.report_all  # B01.FR.05
+        self.reg.on_accepted = self._accepted
         self.aligned = Aligned(self.dm, self.connectors.evse_ids, self.tx.running, self.sample, self.outbox)
         self.fw = FwState(self.store)
         self.logs = LogState()
@@ -84,6 +84,14 @@ class Station:
 
             self._keys = Keystore(self.store.sub("certs"))
         return self._keys
+
+    def _accepted(self):
+        self.connectors.report_all()  # B01.FR.05
+        # An image booted pending verify passed its self-test: the CSMS took its BootNotification. Until
+        # now a reset of any kind goes back to the previous image (boards/<board>/station_slots.py).
+        s = getattr(self.board, "slots", None)
+        if s and s.confirm():
+            log.info(_TAG, "image in slot %s confirmed", s.running)
 
     def _trigger(self, req):
         from station import trigger

@@ -15,5 +15,9 @@
 #   writes to cut the power at every write point (tests_host/mp/mpt_txcut.py).
 # RTC (board.rtc, board.rtc_set, optional; clock.py): rtc() -> port-epoch seconds (default time.time),
 #   rtc_set(seconds) keeps the CSMS's time through a reset without power loss (ESP32: machine.RTC).
+# Image slots (board.slots, optional): the firmware image's A/B slots; boards/<board>/station_slots.py.
+#   running -> slot name, confirmed() -> bool, confirm() -> True if this call confirmed a pending-verify
+#   image (its self-test passed: the first Accepted BootNotification), writer() -> an object with
+#   write(buf), finish() (checks the image, boots it next, pending verify) and abort(), for the inactive slot.
 #
 # Nothing here imports machine; tests drive the same classes with host objects.
