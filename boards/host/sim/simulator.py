@@ -3,7 +3,7 @@
     .venv/bin/python tools/sim.py --csms ws://HOST:PORT/PATH --id STATION_ID [--evses N]
         [--meter sdm630|sdm120|abb_b23|em340] [--state DIR] [--control PORT] [--password PW]
         [--ca FILE] [--heap SIZE] [--serial SN] [--org NAME] [--dm KEY=VALUE ...] [--reset-cause CAUSE]
-        [--clock-start ISO8601]
+        [--clock-start ISO8601] [--image PATH | --version V | --no-image]
 
 It starts the meter simulator (pymodbus, one meter per EVSE on a pseudo-terminal RS485 bus), then the
 firmware with the host board, and logs to stdout. The control port (127.0.0.1) takes one JSON object per
@@ -14,7 +14,20 @@ line and answers one per line, {"ok": true, ...} or {"ok": false, "error": "..."
     {"cmd":"fault","evse":1,"on":true}            {"cmd":"meter_fail","evse":1,"on":true}
     {"cmd":"meter_corrupt","on":true}  (every meter answers with a bad CRC)
     {"cmd":"power_cut"}                (kill the firmware without warning, boot it again on the same flash)
-    {"cmd":"state"}                    (what the bench applies, per EVSE)
+    {"cmd":"flash","image":PATH}       (a technician's cable: the firmware stops, the image is written to the
+                                        inactive slot by the board's own slot code and marked to boot pending
+                                        verify, and the board resets into it)
+    {"cmd":"state"}                    (what the bench applies, per EVSE; the running slot, its version,
+                                        whether it is confirmed, the boot count)
+
+The firmware boots from an image (tools/build/image.py) as a board does: <state>/slots/ holds two slots and a boot
+record (boards/host/station_slots.py), and boards/host/main.py, the boot loader, mounts the chosen image. A fresh
+state directory gets the current build in slot A (--image PATH: that image instead; --version V: its version,
+default dev-<hash of the build>). The simulator is the board's reset: when the firmware exits or crashes it starts it
+again (a crash boots with reason Watchdog, as the ESP32's watchdog would reset a hung board), counting boots.
+--heap is the heap the station gets. The Unix port has no memory-mapped flash, so the image's bytes sit in the heap
+too: the simulator adds the larger slot's size (and the heap's own tables for it) on top. --no-image runs the
+firmware from the .mpy files instead (bytecode loaded into the heap, as stock MicroPython on a board would).
 
 --state keeps the station's flash between runs; without it a temporary directory is used.
 --dm Component.Variable[.Instance]=VALUE (repeatable) sets a device-model variable in the station's
@@ -39,11 +52,12 @@ import os
 import signal
 import sys
 import tempfile
+import time
 
 from boards.host.sim import pins
 from boards.host.sim.meters import MeterSim
 from tools import ROOT
-from tools.build import mpy
+from tools.build import image, mpy
 
 MODELS = {"sdm630": "SDM630", "sdm120": "SDM120", "abb_b23": "B23", "em340": "EM340"}
 # BootReasonEnumType of OCPP 2.0.1
@@ -64,6 +78,10 @@ class Sim:
         self.power = {e: 0 for e in self.evses}
         self.meter_fail = {e: False for e in self.evses}
         self.boots = 0
+        self.slots = None if a.no_image else os.path.join(self.dir, "slots")
+        self._stopping = False
+        self._versions = {}  # (slot, mtime) -> version
+        self.wdt_path = os.path.join(self.dir, "wdt")  # the host board's watchdog (station_board.FileWdt)
 
     def config(self, uart):
         cfg = {
@@ -77,7 +95,7 @@ class Sim:
             "serial": self.a.serial or self.a.id,
             "vendor": "OpenCharge",
             "model": "SimAC-%d" % len(self.evses),
-            "firmware": "sim",
+            "firmware": "sim",  # without an image; an image's own version record wins (main.py)
             "meter_period_ms": 1000,
             "dm": {"SecurityCtrlr.OrganizationName": self.a.org},
         }
@@ -89,6 +107,9 @@ class Sim:
             cfg["clock_start"] = self.a.clock_start
         if self.a.ca:
             cfg["ca"] = self.ca_der(self.a.ca)
+        if self.slots:
+            cfg["slots"] = self.slots
+        cfg["wdt"] = self.wdt_path
         path = os.path.join(self.dir, "config.json")
         with open(path, "w") as f:
             json.dump(cfg, f, indent=1)
@@ -106,20 +127,114 @@ class Sim:
             f.write(data)
         return out
 
+    def factory(self):
+        # A fresh board: the image in slot A, no boot record (slot A as shipped), as esptool would write it.
+        if os.path.exists(os.path.join(self.slots, "a.img")):
+            return
+        os.makedirs(self.slots, exist_ok=True)
+        if self.a.image:
+            with open(self.a.image, "rb") as f:
+                data = f.read()
+        else:
+            data = image.build("host", self.a.version)
+        tmp = os.path.join(self.slots, "a.tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, os.path.join(self.slots, "a.img"))
+
+    def heap(self):
+        """-X heapsize: the station's heap, plus (booting from an image) the image buffer and the GC's tables
+        for it (on x86-64 a 32-byte block costs 3/8 of a byte of tables)."""
+        n = heap_bytes(self.a.heap)
+        if self.slots:
+            img = max(os.path.getsize(p) for p in (os.path.join(self.slots, x + ".img") for x in "ab")
+                      if os.path.exists(p))
+            blocks = (img + 16 + 31) // 32 + 1  # the bytearray's data and its object
+            n += blocks * 32 + (blocks * 3 + 7) // 8 + 64
+        return str(n)
+
     async def boot(self, reset_cause="PowerUp"):
         # reset_cause: argv[2] of boards/host/main.py, the reason its BootNotification gives
         self.boots += 1
+        if os.path.exists(self.wdt_path):
+            os.remove(self.wdt_path)  # a new start: the watchdog runs once the station arms it
         env = dict(os.environ)
-        # The firmware runs from .mpy as on a board: no compiler in RAM, so --heap means what it says.
+        # The firmware runs from its image, or from .mpy as on a board with stock MicroPython: no compiler in
+        # RAM either way, so --heap means what it says. The boot stage (station_slots) comes from build/mpy/host.
         env["MICROPYPATH"] = mpy.unix_path("host")
         self.proc = await asyncio.create_subprocess_exec(
-            mpy.micropython(), "-X", "heapsize=" + self.a.heap, os.path.join(ROOT, "boards", "host", "main.py"),
+            mpy.micropython(), "-X", "heapsize=" + self.heap(), os.path.join(ROOT, "boards", "host", "main.py"),
             self.cfg_path, reset_cause, env=env, stdout=sys.stdout, stderr=sys.stdout)
+        self._reset = False
+
+    async def supervise(self):
+        # The board's reset: a firmware that exits or crashes starts again (unless we stopped it ourselves).
+        while not self._stopping:
+            proc = self.proc
+            code = await proc.wait()
+            if self._stopping or proc is not self.proc or self._reset:
+                await asyncio.sleep(0.05)  # power_cut or flash restarted it already
+                continue
+            print("sim: firmware exited (%d); reset" % code, flush=True)
+            await asyncio.sleep(0.5 if code else 0)  # a crash loop must not spin the host
+            await self.boot("Watchdog" if code else "ApplicationReset")
+
+    async def watchdog(self):
+        # The hardware watchdog: armed by the firmware's first feed, it resets a firmware that stops feeding.
+        while not self._stopping:
+            await asyncio.sleep(0.2)
+            try:
+                age = time.time() - os.path.getmtime(self.wdt_path)
+                with open(self.wdt_path) as f:
+                    timeout = int(f.read() or 0) / 1000
+            except (OSError, ValueError):
+                continue  # not armed (yet), or being rewritten
+            if timeout and age > timeout and self.proc.returncode is None and not self._stopping:
+                print("sim: watchdog: not fed for %.1f s; reset" % age, flush=True)
+                await self.kill()
+                await self.boot("Watchdog")
 
     async def kill(self):
         if self.proc and self.proc.returncode is None:
+            self._reset = True
             self.proc.kill()
             await self.proc.wait()
+
+    async def flash(self, path):
+        # The image goes into the inactive slot through the board's own code (station_slots.Writer), with the
+        # firmware stopped, as a cable and a bootloader's download mode would do it; then the board resets.
+        if not self.slots:
+            raise ValueError("the simulator runs without images (--no-image)")
+        path = os.path.abspath(path)
+        if not os.path.isfile(path):
+            raise ValueError("no image file %r" % path)
+        await self.kill()
+        code = ("import station_slots as s\nx = s.Slots(%r)\nx.running = x.record()['active']\nw = x.writer()\n"
+                "with open(%r, 'rb') as f:\n    while True:\n        b = f.read(4096)\n        if not b:\n"
+                "            break\n        w.write(b)\nw.finish()\nprint(w.slot)\n" % (self.slots, path))
+        p = await asyncio.create_subprocess_exec(mpy.micropython(), "-c", code, stdout=asyncio.subprocess.PIPE,
+                                                 stderr=asyncio.subprocess.STDOUT,
+                                                 env=dict(os.environ, MICROPYPATH=mpy.unix_path("host")))
+        out = (await p.communicate())[0].decode().strip()
+        if p.returncode:
+            await self.boot("PowerUp")  # the running image is untouched: it boots again
+            raise ValueError("flash failed (the running image stays): %s" % out.splitlines()[-1:])
+        await self.boot("FirmwareUpdate")
+        return {"slot": out.splitlines()[-1]}
+
+    def slot_state(self):
+        if not self.slots:
+            return {"slot": None, "version": "sim", "confirmed": None}
+        try:
+            with open(os.path.join(self.slots, "boot.json")) as f:
+                rec = json.load(f)
+        except (OSError, ValueError):
+            rec = {"active": "a", "state": "valid"}
+        p = os.path.join(self.slots, rec["active"] + ".img")
+        key = (p, os.path.getmtime(p) if os.path.exists(p) else None)
+        if key not in self._versions:
+            self._versions[key] = image.version_of(p) if key[1] else None
+        return {"slot": rec["active"], "version": self._versions[key], "confirmed": rec["state"] == "valid"}
 
     def apply(self, e, **inputs):
         pins.set_inputs(self.bench_dir, e, **inputs)
@@ -152,12 +267,15 @@ class Sim:
         elif cmd == "power_cut":
             await self.kill()
             await self.boot("PowerUp")
+        elif cmd == "flash":
+            return await self.flash(req.get("image") or "")
         elif cmd == "state":
             now = pins.get_inputs(self.bench_dir)
-            return {"evses": {str(x): dict(now.get(str(x), {n: 0 for n in pins.NAMES}),
-                                          power_w=self.power[x], meter_fail=self.meter_fail[x],
-                                          energy_wh=round(self.meters.energy_wh(x), 3)) for x in self.evses},
-                    "boots": self.boots, "running": self.proc is not None and self.proc.returncode is None}
+            return dict({"evses": {str(x): dict(now.get(str(x), {n: 0 for n in pins.NAMES}),
+                                                power_w=self.power[x], meter_fail=self.meter_fail[x],
+                                                energy_wh=round(self.meters.energy_wh(x), 3)) for x in self.evses},
+                         "boots": self.boots, "running": self.proc is not None and self.proc.returncode is None},
+                        **self.slot_state())
         else:
             raise ValueError("unknown cmd %r" % (cmd,))
         return {}
@@ -195,12 +313,25 @@ class Sim:
         loop = asyncio.get_running_loop()
         for s in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(s, stop.set)
+        if self.slots:
+            self.factory()
         await self.boot(self.a.reset_cause)
+        tasks = [asyncio.ensure_future(self.supervise()), asyncio.ensure_future(self.watchdog())]
         await stop.wait()
+        self._stopping = True
         await self.kill()
+        for t in tasks:
+            t.cancel()
         if server:
             server.close()
         await self.meters.astop()
+
+
+def heap_bytes(text):
+    """--heap 96K / 1M / 131072 -> bytes."""
+    t = text.strip().upper()
+    mul = {"K": 1024, "M": 1024 * 1024}.get(t[-1:], 1)
+    return int(t[:-1] if mul > 1 else t) * mul
 
 
 def dm_item(text):
@@ -247,6 +378,9 @@ def parse_args(argv=None):
                     help="BootNotification reason of the first boot (default PowerUp)")
     ap.add_argument("--clock-start", type=unix_seconds, metavar="ISO8601",
                     help="the RTC starts at this time at every boot, e.g. 2000-01-01T00:00:00Z")
+    ap.add_argument("--image", help="the image a fresh state directory gets in slot A (default: the current build)")
+    ap.add_argument("--version", help="the version record of that build (default dev-<hash of the build>)")
+    ap.add_argument("--no-image", action="store_true", help="run the firmware from .mpy files, no image")
     a = ap.parse_args(argv)
     a.dm = dict(a.dm or ())
     return a
