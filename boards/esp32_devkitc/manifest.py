@@ -7,4 +7,5 @@ include("../../firmware/manifest.py")  # noqa: F821 - the station's core
 include("../../firmware/station/certs/manifest.py")  # noqa: F821 - certificates: leave out to save ~7 KB
 module("station_board.py")  # noqa: F821
 module("station_pins.py")  # noqa: F821
+module("station_slots.py")  # noqa: F821
 module("station_wifi.py")  # noqa: F821

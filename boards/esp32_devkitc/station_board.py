@@ -57,11 +57,13 @@ class Board:
         self.wdt = _wdt
         self.rtc = None  # time.time() reads the RTC
         self.rtc_set = _rtc_set
+        self.slots = None  # station_slots.Slots (the OTA app partitions), from main.py
 
 
-def make(cfg=None):
+def make(cfg=None, slots=None):
     cfg = cfg or {}
     b = Board()
+    b.slots = slots
     b.baud = int(cfg.get("baud", pins.BAUD))
     b.root = cfg.get("dir", pins.STORAGE)
     meters = cfg.get("meters")

@@ -1,0 +1,75 @@
+# Firmware image slots on an ESP32: the two OTA app partitions (partitions.csv), each holding a MicroPython
+# build with the station frozen in. The same adapter as boards/host/station_slots.py, over esp32.Partition:
+# the ROM bootloader does the boot-time part itself (CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE, on in every
+# MicroPython esp32 build since v1.21): a new image boots once pending verify, and a reset of any kind before
+# mark_app_valid_cancel_rollback() boots the previous one again.
+# Not run on a board yet: tested against a stand-in with the same block semantics (tests_host/mp/mpt_slots_esp32.py).
+import esp32
+from micropython import const
+
+_BLOCK = const(4096)  # the partition's erase unit: writeblocks(n, buf) erases len(buf) first
+
+
+class Slots:
+    def __init__(self):
+        self._part = esp32.Partition(esp32.Partition.RUNNING)
+        self.running = self._part.info()[4]  # its label: "ota_0" or "ota_1"
+        self.rolled_back = False  # MicroPython does not expose esp_ota_get_last_invalid_partition
+        self._confirmed = False
+
+    def confirmed(self):
+        # MicroPython does not expose esp_ota_get_state_partition either: known once we confirmed it
+        return self._confirmed
+
+    def confirm(self):
+        # Cancels the rollback of a pending-verify image; harmless for a valid one (ESP-IDF), so it is
+        # called at every boot's first Accepted BootNotification. True the first time in this boot.
+        if self._confirmed:
+            return False
+        esp32.Partition.mark_app_valid_cancel_rollback()
+        self._confirmed = True
+        return True
+
+    def writer(self):
+        return _Writer(self._part.get_next_update())
+
+
+class _Writer:
+    # Fills the next OTA partition in whole erase blocks; finish() makes it the next boot's (set_boot()
+    # validates the image and raises OSError if it is not one, so a partial image never boots).
+    def __init__(self, part):
+        self._p = part
+        self.slot = part.info()[4]
+        self._blocks = part.info()[3] // _BLOCK
+        self._buf = bytearray(_BLOCK)
+        self._n = 0  # bytes in _buf
+        self._blk = 0  # next block to write
+        self.size = 0
+
+    def _flush(self):
+        if self._blk >= self._blocks:
+            raise OSError(28)  # ENOSPC: the image is bigger than the slot
+        self._p.writeblocks(self._blk, self._buf)
+        self._blk += 1
+        self._n = 0
+
+    def write(self, data):
+        mv = memoryview(data)
+        while mv:
+            k = min(len(mv), _BLOCK - self._n)
+            self._buf[self._n:self._n + k] = mv[:k]
+            self._n += k
+            mv = mv[k:]
+            if self._n == _BLOCK:
+                self._flush()
+        self.size += len(data)
+
+    def abort(self):
+        self._buf = None  # the slot is not set to boot: what was written is never started
+
+    def finish(self):
+        if self._n:
+            for i in range(self._n, _BLOCK):
+                self._buf[i] = 0xFF  # erased flash
+            self._flush()
+        self._p.set_boot()

@@ -1,0 +1,165 @@
+# The ESP32 board's image slots (boards/esp32_devkitc/station_slots.py) against a stand-in for esp32.Partition
+# with the same block semantics as ESP-IDF's: writeblocks(n, buf) erases whole 4 KiB blocks then writes,
+# flash bits only go from 1 to 0 without an erase, set_boot() refuses what is not an app image (the magic
+# byte 0xE9 ESP-IDF checks first; the real check also verifies the image's checksum), and the bootloader's
+# otadata is a field of the stand-in. Not a board: this shows the adapter drives the API as documented.
+import sys
+
+from mptest import eq, raises
+
+HEAP = "256K"  # two 32 KiB partitions and their images
+_BLOCK = 4096
+
+
+class _Flash:
+    def __init__(self):
+        self.parts = {}  # label -> bytearray
+        self.boot = "ota_0"  # what otadata says boots next
+        self.valid_calls = 0
+        self.writes = []  # (label, block)
+
+
+class _Partition:
+    BOOT = 0
+    RUNNING = 1
+    flash = None
+    running = "ota_0"
+
+    def __init__(self, which):
+        if which == _Partition.RUNNING:
+            self.label = _Partition.running
+        elif isinstance(which, str):
+            self.label = which
+        else:
+            raise ValueError(which)
+        self._mem = _Partition.flash.parts[self.label]
+
+    def info(self):
+        # (type, subtype, address, size, label, encrypted)
+        sub = 0x10 if self.label == "ota_0" else 0x11
+        return (0, sub, 0x10000 if sub == 0x10 else 0x1D0000, len(self._mem), self.label, False)
+
+    def get_next_update(self):
+        return _Partition("ota_1" if self.label == "ota_0" else "ota_0")
+
+    def readblocks(self, n, buf, off=0):
+        a = n * _BLOCK + off
+        buf[:] = self._mem[a:a + len(buf)]
+
+    def writeblocks(self, n, buf, off=None):
+        a = n * _BLOCK + (off or 0)
+        if a + len(buf) > len(self._mem):
+            raise OSError(22)
+        _Partition.flash.writes.append((self.label, n))
+        if off is None:  # erase the blocks the buffer covers first
+            end = a + (len(buf) + _BLOCK - 1) // _BLOCK * _BLOCK
+            for i in range(a, end):
+                self._mem[i] = 0xFF
+        for i in range(len(buf)):
+            self._mem[a + i] &= buf[i]
+
+    def set_boot(self):
+        if self._mem[0] != 0xE9:
+            raise OSError(-5379)  # ESP_ERR_OTA_VALIDATE_FAILED
+        _Partition.flash.boot = self.label
+
+    @staticmethod
+    def mark_app_valid_cancel_rollback():
+        _Partition.flash.valid_calls += 1
+
+
+class _Esp32:
+    Partition = _Partition
+
+
+def _board(size=8 * _BLOCK):
+    f = _Flash()
+    f.parts["ota_0"] = bytearray(size)  # the running build
+    f.parts["ota_0"][0] = 0xE9
+    f.parts["ota_1"] = bytearray(b"\x5a" * size)  # an older build, not yet erased
+    _Partition.flash = f
+    _Partition.running = "ota_0"
+    return f
+
+
+def _slots():
+    if "station_slots" not in sys.modules:
+        sys.modules["esp32"] = _Esp32
+        sys.path.insert(0, sys.argv[1] + "/../../boards/esp32_devkitc")
+        import station_slots
+
+        sys.path.pop(0)
+        assert station_slots.esp32 is _Esp32
+    return sys.modules["station_slots"].Slots()
+
+
+def _app(n, fill=0x33):
+    return b"\xe9" + bytes([fill]) * (n - 1)
+
+
+def _install(s, data, chunk=1000):
+    w = s.writer()
+    for i in range(0, len(data), chunk):
+        w.write(data[i:i + chunk])
+    w.finish()
+    return w
+
+
+def test_an_image_goes_to_the_other_slot_and_boots_next():
+    f = _board()
+    s = _slots()
+    eq(s.running, "ota_0")
+    img = _app(3 * _BLOCK + 123)
+    w = _install(s, img)
+    eq(w.slot, "ota_1")
+    eq(f.boot, "ota_1")
+    # the image, then erased flash to the end of its last block; the blocks after it are the old build's
+    eq(bytes(f.parts["ota_1"][:len(img)]), img)
+    eq(bytes(f.parts["ota_1"][len(img):4 * _BLOCK]), b"\xff" * (4 * _BLOCK - len(img)))
+    eq(bytes(f.parts["ota_1"][4 * _BLOCK:]), b"\x5a" * (4 * _BLOCK))
+    eq([lb for lb, _ in f.writes], ["ota_1"] * 4)  # never the running slot
+    eq([b for _, b in f.writes], [0, 1, 2, 3])
+
+
+def test_a_whole_number_of_blocks_needs_no_padding():
+    f = _board()
+    _install(_slots(), _app(2 * _BLOCK), chunk=_BLOCK)
+    eq(len(f.writes), 2)
+    eq(f.boot, "ota_1")
+
+
+def test_confirm_cancels_the_rollback_once_per_boot():
+    f = _board()
+    s = _slots()
+    assert not s.confirmed()
+    assert s.confirm()
+    assert s.confirmed()
+    assert not s.confirm()  # a reconnect's Accepted BootNotification: no second call
+    eq(f.valid_calls, 1)
+
+
+def test_an_image_bigger_than_the_slot_is_refused_before_it_can_boot():
+    f = _board(size=2 * _BLOCK)
+    s = _slots()
+    w = s.writer()
+    w.write(_app(2 * _BLOCK))
+    w.write(b"\x00")
+    eq(raises(OSError, w.finish).errno, 28)
+    w.abort()
+    eq(f.boot, "ota_0")
+
+
+def test_what_is_not_an_app_image_never_becomes_the_boot_slot():
+    f = _board()
+    s = _slots()
+    raises(OSError, _install, s, b"\xd2\xcd\x31" + b"\x00" * 5000)  # a ROMFS image is not an app
+    eq(f.boot, "ota_0")
+    eq(bytes(f.parts["ota_0"][:1]), b"\xe9")  # the running slot untouched
+
+
+def test_a_cut_mid_write_leaves_the_running_slot_booting():
+    f = _board()
+    w = _slots().writer()
+    w.write(_app(2 * _BLOCK + 10)[:_BLOCK + 500])  # the power goes here: finish() never runs
+    eq(f.boot, "ota_0")
+    eq([lb for lb, _ in f.writes], ["ota_1"])
