@@ -200,7 +200,7 @@ class Sim:
             self.proc.kill()
             await self.proc.wait()
 
-    async def flash(self, path):
+    async def flash_image(self, path):
         # The image goes into the inactive slot through the board's own code (station_slots.Writer), with the
         # firmware stopped, as a cable and a bootloader's download mode would do it; then the board resets.
         if not self.slots:
@@ -268,7 +268,7 @@ class Sim:
             await self.kill()
             await self.boot("PowerUp")
         elif cmd == "flash":
-            return await self.flash(req.get("image") or "")
+            return await self.flash_image(req.get("image") or "")
         elif cmd == "state":
             now = pins.get_inputs(self.bench_dir)
             return dict({"evses": {str(x): dict(now.get(str(x), {n: 0 for n in pins.NAMES}),
