@@ -113,3 +113,35 @@ def test_a_board_without_certificates_runs_and_says_what_it_cannot_do(tmp_path):
     assert "KIND SignChargingStationCertificate NotImplemented" in out, out
     assert "KIND Heartbeat Accepted" in out and "KIND StatusNotification Accepted" in out, out
     assert "HANDLES CertificateSigned False" in out, out
+
+
+def partitions():
+    rows = {}
+    with open(os.path.join(BOARD, "partitions.csv")) as f:
+        for ln in f:
+            if ln.strip() and not ln.startswith("#"):
+                name, typ, sub, off, size = (c.strip() for c in ln.split(","))
+                rows[name] = (typ, sub, int(off, 16), int(size, 16))
+    return rows
+
+
+def test_the_partition_table_has_two_app_slots_for_the_firmware_and_room_for_the_vfs():
+    p = partitions()
+    assert p["otadata"][:2] == ("data", "ota")  # where the bootloader keeps which slot boots and its state
+    slots = [p["ota_0"], p["ota_1"]]
+    assert [s[:2] for s in slots] == [("app", "ota_0"), ("app", "ota_1")] and "factory" not in p
+    for _, _, off, size in slots:
+        assert off % 0x10000 == 0  # app partitions are 64 KiB aligned
+        # the stock OTA variant's 1.5 MiB slots, plus the frozen firmware with room to grow (about 3x its .mpy)
+        assert size >= 0x180000 + 3 * 75 * 1024
+    spans = sorted((off, off + size) for _, _, off, size in p.values())
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # nothing overlaps
+    # MicroPython (v1.26+) makes the vfs from the end of the last partition to the end of the flash (4 MiB)
+    assert 4 * 1024 * 1024 - spans[-1][1] >= 256 * 1024
+
+
+def test_the_build_settings_name_that_table_and_keep_rollback_on():
+    with open(os.path.join(BOARD, "sdkconfig.partitions")) as f:
+        cfg = dict(ln.strip().split("=", 1) for ln in f if "=" in ln and not ln.startswith("#"))
+    assert cfg["CONFIG_PARTITION_TABLE_CUSTOM"] == "y" and cfg["CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE"] == "y"
+    assert cfg["CONFIG_PARTITION_TABLE_CUSTOM_FILENAME"] == '"partitions-ocpp-station.csv"'  # README's copy step
