@@ -46,7 +46,7 @@ demo: setup
 # Benchmarks and robustness runs (issue 6): each prints a table and writes results/<name>.md and .json;
 # `make bench` runs the four benchmarks and joins their tables into results/benchmarks.md.
 bench-heap: setup
-	$(BIN)/python tools/bench/heap.py
+	$(BIN)/python tools/bench/heap.py $(ARGS)
 
 bench-latency: setup
 	$(BIN)/python tools/bench/latency.py
