@@ -43,9 +43,23 @@ def make(evses=(1, 2), dm=None, fresh=True, serial="SN-0001", bare=False, **cfg)
     return st
 
 
+def sdm630_raw(values):
+    """The SDM630's register bytes (float32, energy in kWh) for values in the order of meters.fields()."""
+    import struct
+
+    from station.hw import meters
+
+    _, blocks, flds = meters.spec("SDM630")
+    raw = bytearray(meters.size("SDM630"))
+    for f, v in zip(flds, values):
+        base = sum(blocks[i][1] for i in range(f[2])) * 2
+        struct.pack_into(">f", raw, base + f[3], v / 1000 if f[5] == 1000 else v)
+    return raw
+
+
 def reading(st, evse, energy_wh=1000, power_w=0.0):
-    """A fresh meter reading of one EVSE, in the SDM630's field order (hw/meters.py)."""
-    st.meters.record(evse, (230.0, 230.0, 230.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, power_w, 50.0, energy_wh))
+    """A fresh meter reading of one EVSE, as its SDM630 would give it (hw/meters.py)."""
+    st.meters.record(evse, sdm630_raw((230.0, 230.0, 230.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, power_w, 50.0, energy_wh)))
 
 
 def settle_inputs(st, n=4):

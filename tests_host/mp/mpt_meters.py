@@ -60,8 +60,9 @@ async def test_non_finite_float32_is_no_value_for_every_quantity():
             flds = meters.fields(model)
             for i in range(len(flds)):
                 r = await meters.read(BlockMaster(model, i, bits), model, 1)
-                eq(r[i], None)
-                eq([j for j in range(len(r)) if r[j] is None], [i])
+                v = meters.values(model, r)
+                eq(v[i], None)
+                eq([j for j in range(len(v)) if v[j] is None], [i])
                 sv = meters.sampled(model, r, meters.NAMES)
                 eq(len(sv), len(flds) - 1)  # that measurand (and phase) is left out
                 eq([(s["measurand"], s.get("phase")) for s in sv].count(flds[i][:2]), 0)
@@ -116,13 +117,18 @@ def test_every_model_covers_the_five_measurands_with_units_and_phases():
 def test_sampled_filters_measurands_and_skips_missing_values():
     model = "SDM120"  # fields: V L1-N, I L1, P, Hz, Wh
     wanted = ("Energy.Active.Import.Register", "Voltage")
-    sv = meters.sampled(model, (230.1, 10.5, 2400.0, 50.0, 1234), wanted, "Trigger")
+    raw = bytearray(meters.size(model))  # the registers as the SDM120 gives them: float32, energy in kWh
+    for off, v in ((0, 230.1), (12, 10.5), (24, 2400.0), (28, 50.0), (32, 1.234)):
+        struct.pack_into(">f", raw, off, v)
+    sv = meters.sampled(model, raw, wanted, "Trigger")
     eq(sv, [
         {"value": 230.1, "measurand": "Voltage", "unitOfMeasure": {"unit": "V"}, "phase": "L1-N", "context": "Trigger"},
         {"value": 1234, "measurand": "Energy.Active.Import.Register", "unitOfMeasure": {"unit": "Wh"},
          "context": "Trigger"},
     ])
-    eq(meters.sampled(model, (None, None, None, None, None), meters.NAMES), [])
+    eq(meters.values(model, raw), (230.1, 10.5, 2400.0, 50.0, 1234))
+    nan = struct.pack(">I", 0x7FC00000) * (len(raw) // 4)  # a meter with no values at all
+    eq(meters.sampled(model, nan, meters.NAMES), [])
 
 
 def test_unknown_model_is_a_value_error():

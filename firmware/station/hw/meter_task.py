@@ -16,15 +16,18 @@ class MeterTask:
         # stale_ms: default three periods plus the time a failing poll may take.
         self._m = master
         self._meters = {}
+        self._vals = {}  # evse -> its latest reading (meters.read's raw bytes), in a buffer made once
+        n = 0
         for e in evse_meters:
             model, unit = evse_meters[e]
-            meters.spec(model)  # unknown model: fail at start, not at the first poll
             self._meters[e] = (model, unit)
+            self._vals[e] = bytearray(meters.size(model))  # unknown model: fail at start, not at the first poll
+            n = max(n, len(self._vals[e]))
+        self._buf = bytearray(n)  # a poll reads here first: a failed one leaves the last reading whole
         self.period_ms = period_ms
         self.stale_ms = stale_ms or 3 * period_ms + 2000
         self.name = name
-        self._vals = {}  # evse -> reading tuple (meters.read)
-        self._t = {}  # evse -> ticks_ms of that reading
+        self._t = {}  # evse -> ticks_ms of that reading (none yet: no reading)
         self._down = {}  # evse -> True while the meter does not answer
         self.polls = 0
 
@@ -40,17 +43,18 @@ class MeterTask:
         return out or ()
 
     def reading(self, evse_id):
-        """Latest reading tuple (fields: meters.fields(model)) or None: no meter, down or stale."""
-        v = self._vals.get(evse_id)
-        if v is None or self._down.get(evse_id):
+        """Latest reading (raw bytes: meters.values(model, r) decodes them) or None: no meter, down or stale."""
+        t = self._t.get(evse_id)
+        if t is None or self._down.get(evse_id):
             return None
-        if time.ticks_diff(time.ticks_ms(), self._t[evse_id]) > self.stale_ms:
+        if time.ticks_diff(time.ticks_ms(), t) > self.stale_ms:
             return None
-        return v
+        return self._vals[evse_id]
 
-    def record(self, evse_id, values):
+    def record(self, evse_id, raw):
         """A fresh reading of one meter (the poller's result; a test may feed readings the same way)."""
-        self._vals[evse_id] = values
+        v = self._vals[evse_id]
+        v[:] = memoryview(raw)[: len(v)]
         self._t[evse_id] = time.ticks_ms()
         self._down[evse_id] = False
 
@@ -69,7 +73,7 @@ class MeterTask:
             try:
                 # A meter that is already down gets one try per period, so it does not hold the bus
                 # (and the other EVSEs' meters) through all the retries every time.
-                v = await meters.read(self._m, model, unit, 0 if down else retries)
+                v = await meters.read(self._m, model, unit, 0 if down else retries, self._buf)
             except Exception as ex:  # ModbusError, or OSError from the UART: a poll result, not a crash
                 if not down:
                     self._down[e] = True

@@ -1,6 +1,7 @@
 # Energy meter models as data: which register blocks to read and how each quantity is encoded there.
-# Adding a model means adding a table entry, not code. A reading is a tuple of values in the order of
-# the model's fields (small in RAM); sampled() turns it into OCPP sampledValue objects.
+# Adding a model means adding a table entry, not code. A reading is the raw bytes of the model's register
+# blocks, one after the other (size(model) bytes, kept in a buffer the poller reuses): values are decoded only
+# when a message needs them (sampled()), so the poll every second makes no objects that stay around.
 import struct
 
 from micropython import const
@@ -175,32 +176,48 @@ def _decode(buf, off, typ, scale):
     return round(raw / -scale, 3)
 
 
-async def read(master, model, unit, retries=None):
-    """Read one meter with the model's block reads; returns the reading tuple.
+def size(model):
+    """Bytes of one reading: every block's registers, in table order."""
+    return sum(c for _, c in spec(model)[1]) * 2
 
-    Raises hw.modbus errors (the caller decides what a failed meter means).
-    """
-    func, blocks, flds = spec(model)
-    vals = [None] * len(flds)
-    for bi in range(len(blocks)):
-        start, count = blocks[bi]
+
+def _base(blocks, bi):
+    # byte offset of block bi inside a reading
+    return sum(blocks[i][1] for i in range(bi)) * 2
+
+
+async def read(master, model, unit, retries=None, into=None):
+    """Read one meter with the model's block reads into the buffer into (size(model) bytes, new if None);
+    returns it. Raises hw.modbus errors (the caller decides what a failed meter means); into may then hold
+    part of a reading."""
+    func, blocks, _ = spec(model)
+    if into is None:
+        into = bytearray(size(model))
+    off = 0
+    for start, count in blocks:
         data = await master.read(unit, func, start, count, retries)
-        for i in range(len(flds)):  # decode now: data lives in the master's reused buffer
-            f = flds[i]
-            if f[2] == bi:
-                vals[i] = _decode(data, f[3], f[4], f[5])
-    return tuple(vals)
+        into[off : off + 2 * count] = data  # data lives in the master's reused buffer
+        off += 2 * count
+    return into
 
 
-def sampled(model, values, wanted, context=None):
+def values(model, raw):
+    """A reading decoded: a tuple in the order of fields(model) (None where the meter has no value)."""
+    _, blocks, flds = spec(model)
+    return tuple(_decode(raw, _base(blocks, f[2]) + f[3], f[4], f[5]) for f in flds)
+
+
+def sampled(model, raw, wanted, context=None):
     """OCPP sampledValue list for the measurands in wanted (names) from one reading."""
     out = []
-    flds = spec(model)[2]
+    _, blocks, flds = spec(model)
     for i in range(len(flds)):
         f = flds[i]
         name = NAMES[f[0]]
-        v = values[i]
-        if v is None or name not in wanted:
+        if name not in wanted:
+            continue
+        v = _decode(raw, _base(blocks, f[2]) + f[3], f[4], f[5])
+        if v is None:
             continue
         sv = {"value": v, "measurand": name, "unitOfMeasure": {"unit": UNITS[f[0]]}}
         if f[1]:
