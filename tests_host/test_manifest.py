@@ -135,7 +135,7 @@ def test_the_partition_table_has_two_app_slots_for_the_firmware_and_room_for_the
         # the stock OTA variant's 1.5 MiB slots, plus the frozen firmware with room to grow (about 3x its .mpy)
         assert size >= 0x180000 + 3 * 75 * 1024
     spans = sorted((off, off + size) for _, _, off, size in p.values())
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # nothing overlaps
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))  # nothing overlaps
     # MicroPython (v1.26+) makes the vfs from the end of the last partition to the end of the flash (4 MiB)
     assert 4 * 1024 * 1024 - spans[-1][1] >= 256 * 1024
 

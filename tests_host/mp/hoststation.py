@@ -51,7 +51,8 @@ def sdm630_raw(values):
 
     _, blocks, flds = meters.spec("SDM630")
     raw = bytearray(meters.size("SDM630"))
-    for f, v in zip(flds, values):
+    for i in range(len(flds)):  # (zip has no strict= in MicroPython)
+        f, v = flds[i], values[i]
         base = sum(blocks[i][1] for i in range(f[2])) * 2
         struct.pack_into(">f", raw, base + f[3], v / 1000 if f[5] == 1000 else v)
     return raw
