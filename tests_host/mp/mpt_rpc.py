@@ -10,15 +10,15 @@ HEAP = "192K"
 
 
 class Link:
-    # What rpc needs of a ws.WS: send(text), recv() -> text, Closed at the end.
+    # What rpc needs of a ws.WS: send_json(obj), recv() -> text, Closed at the end.
     def __init__(self):
         self.out = []
         self._in = []
         self._ev = asyncio.Event()
         self.closed = False
 
-    async def send(self, text):
-        self.out.append(json.loads(text))
+    async def send_json(self, obj):
+        self.out.append(json.loads(json.dumps(obj)))  # what goes on the wire: JSON text
 
     def feed(self, text):
         self._in.append(text)
@@ -106,10 +106,10 @@ async def test_after_hears_when_the_reply_could_not_be_sent():
 
     rpc, link, task = await setup(TriggerMessage=handler)
 
-    async def dead(text):
+    async def dead(obj):
         raise wsmod.Closed("gone")
 
-    link.send = dead  # the connection dies as the reply is written
+    link.send_json = dead  # the connection dies as the reply is written
     link.feed("[2, \"a\", \"TriggerMessage\", {\"requestedMessage\": \"Heartbeat\"}]")
     await asyncio.sleep_ms(20)
     eq(seen, [False])  # so the trigger gives back what it reserved

@@ -174,10 +174,10 @@ class Link:
         self._in = []
         self._ev = asyncio.Event()
 
-    async def send(self, text):
+    async def send_json(self, obj):
         import json
 
-        self.out.append(json.loads(text))
+        self.out.append(json.loads(json.dumps(obj)))  # what goes on the wire: JSON text
 
     def feed(self, msg):
         import json

@@ -39,3 +39,91 @@ def test_quote_station_id():
     eq(ws.quote("CS-01_a.b~"), "CS-01_a.b~")
     eq(ws.quote("CS 1/x:y%"), "CS%201%2Fx%3Ay%25")
     eq(ws.quote("Zähler"), "Z%C3%A4hler")
+
+
+class Wire:
+    # The StreamWriter side of a connection: what was written, frame by frame as the peer reads it.
+    def __init__(self):
+        self.data = bytearray()
+
+    def write(self, b):
+        self.data += b
+
+    async def drain(self):
+        pass
+
+    def frames(self):
+        out, d, i = [], self.data, 0
+        while i < len(d):
+            op, n, i = d[i], d[i + 1] & 0x7F, i + 2
+            if n == 126:
+                n, i = int.from_bytes(d[i : i + 2], "big"), i + 2
+            elif n == 127:
+                n, i = int.from_bytes(d[i : i + 8], "big"), i + 8
+            key, i = bytes(d[i : i + 4]), i + 4
+            out.append((op, bytes(ws.mask(d[i : i + n], key))))
+            i += n
+        return out
+
+
+async def test_json_frames_of_every_length_class_carry_the_json_text():  # heap: 512K
+    import json
+
+    w = Wire()
+    c = ws.WS(None, w, 100000, write_timeout_ms=0)
+    msgs = [[2, "1", "Heartbeat", {}], [3, "x" * 114, {}], [3, "x" * 115, {}], [3, "y" * 1400, {}],
+            [3, "z" * 1600, {}], [3, "w" * 70000, {}]]  # 125 / 126 bytes, in the buffer, over it, 64-bit length
+    for m in msgs:
+        await c.send_json(m)
+        await c.send("after")  # a small frame built in the same buffer between two JSON ones
+    got = w.frames()
+    eq(len(got), 2 * len(msgs))
+    for i, m in enumerate(msgs):
+        eq(got[2 * i], (0x81, json.dumps(m).encode()))
+        eq(got[2 * i + 1], (0x81, b"after"))
+    eq([len(p) for _, p in got[2:6:2]], [125, 126])
+
+
+async def test_json_text_is_valid_utf8_even_when_json_decoded_a_surrogate_pair():
+    import json
+
+    for pad in (0, 1600):  # in the frame buffer, and in a copy of its own
+        w = Wire()
+        c = ws.WS(None, w, 100000, write_timeout_ms=0)
+        echoed = json.loads('["\\ud83d\\ude00", "\\ud7ff", "%s"]' % ("p" * pad))  # MicroPython: 2 surrogates
+        await c.send_json([3, echoed[0], {"a": echoed[1]}])
+        text = w.frames()[0][1].decode()  # would raise UnicodeError on a surrogate
+        eq(text, '[3, "\ufffd\ufffd", {"a": "\ud7ff"}]')
+
+
+async def test_a_json_message_goes_out_from_a_heap_with_no_free_block_its_size():
+    # What an ESP32 lives through after days of uptime: plenty of free heap, in pieces. The text of a message
+    # that fits the frame buffer is written straight into it, so sending needs only small blocks.
+    import gc
+    import json
+
+    sent = []
+    w = Wire()
+    w.write = lambda b: sent.append(len(b))  # the socket takes the bytes as they are
+    c = ws.WS(None, w, 100000, write_timeout_ms=0)
+    m = [2, "42", "MeterValues", {"evseId": 1, "meterValue": [{"timestamp": "2026-12-03T10:00:00Z", "sampledValue": [
+        {"value": 230.1, "measurand": "Voltage", "phase": "L1-N"}] * 12}]}]
+    n = len(json.dumps(m))
+    eq(700 < n < 1536, True)  # a TransactionEvent-sized message
+    await c.send_json(m)  # warm: the first send may allocate its asyncio bits
+    keep = [None] * 4000
+    gc.collect()
+    i = 0
+    try:
+        while i < len(keep):
+            keep[i] = bytearray(400)
+            i += 1
+    except MemoryError:
+        pass
+    for j in range(0, i, 2):
+        keep[j] = None  # holes of about 400 bytes, together many KB
+    gc.collect()
+    eq(gc.mem_free() > 4 * n, True)
+    raises(MemoryError, json.dumps, m)  # no block for the text itself
+    await c.send_json(m)
+    eq(sent[-1], n + 4 + 4)  # header (4: 126..65535 bytes), key, text: one frame

@@ -42,21 +42,6 @@ _RESULT = 3
 _ERROR = 4
 
 
-def _valid_utf8(b):
-    # MicroPython's json decodes an escaped surrogate pair ("\\ud83d\\ude00") into two 3-byte surrogates,
-    # which are not UTF-8; echoed back (ids, names in replies) they would make our text frame invalid.
-    # Each such 3-byte sequence becomes U+FFFD, also 3 bytes, in place.
-    i = b.find(b"\xed")
-    if i < 0:
-        return b
-    b = bytearray(b)
-    while i >= 0:
-        if i + 2 < len(b) and 0xA0 <= b[i + 1] <= 0xBF:
-            b[i : i + 3] = b"\xef\xbf\xbd"
-        i = b.find(b"\xed", i + 1)
-    return b
-
-
 def _depth(text):
     """Deepest nesting of [ and { outside strings (a Python loop: only run on bracket-heavy messages)."""
     d = hi = 0
@@ -136,7 +121,7 @@ class Rpc:
         if ws is None:
             raise NotConnected()
         try:
-            await ws.send(_valid_utf8(json.dumps(msg).encode()))
+            await ws.send_json(msg)
         except Closed:
             raise NotConnected() from None
         if self.on_sent:

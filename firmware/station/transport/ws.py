@@ -8,7 +8,7 @@
 #                               # the name up again only after a failed connect
 #   ws = await connect(url, protocol="ocpp2.0.1", auth=(user, pw), ssl=ctx, max_size=16384, addr=addr,
 #                      write_timeout_ms=10000)
-#   await ws.send(text); text = await ws.recv(); await ws.ping(); await ws.close()
+#   await ws.send(text); await ws.send_json(obj); text = await ws.recv(); await ws.ping(); await ws.close()
 # recv() raises Closed when the connection ends (peer close, EOF, protocol error, a write not drained within
 # write_timeout_ms); an oversized message is skipped (logged) and recv() goes on with the next one.
 # connect() opens the socket itself, not with asyncio.open_connection: that one resolves the name again

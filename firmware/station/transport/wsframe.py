@@ -6,6 +6,8 @@
 # get Closed. No data frame goes out after our close frame (RFC 6455 5.5.1).
 import asyncio
 import gc
+import io
+import json
 import os
 import time
 
@@ -21,7 +23,8 @@ _CLOSE = const(8)
 _PING = const(9)
 _PONG = const(10)
 _SKIP_CHUNK = const(512)
-_SMALL = const(256)  # frames up to this size are built in the preallocated buffer
+_OUT = const(1536)  # JSON text up to this size goes straight into the preallocated frame buffer
+_HEAD = const(14)  # room before that text for the longest header (10 bytes) and the key (4)
 _CHUNK = const(256)  # bytes masked per big-int XOR
 
 
@@ -48,6 +51,36 @@ def mask(buf, key):
     return buf
 
 
+def _utf8(b, i, end):
+    # MicroPython's json decodes an escaped surrogate pair ("\\ud83d\\ude00") into two 3-byte surrogates,
+    # which are not UTF-8; echoed back (ids, names in replies) they would make our text frame invalid
+    # (RFC 6455 8.1). Each such 3-byte sequence in the bytearray b[i:end] becomes U+FFFD, in place.
+    i = b.find(b"\xed", i, end)
+    while i >= 0:
+        if i + 2 < end and 0xA0 <= b[i + 1] <= 0xBF:
+            b[i : i + 3] = b"\xef\xbf\xbd"
+        i = b.find(b"\xed", i + 1, end)
+
+
+class _Full(Exception):
+    pass
+
+
+class _Into(io.IOBase):
+    # json.dump's stream: appends to the frame buffer from n on; _Full when the text does not fit
+    def __init__(self, buf):
+        self.buf = buf
+        self.n = _HEAD
+
+    def write(self, s):
+        k = len(s)
+        if self.n + k > len(self.buf):
+            raise _Full()
+        self.buf[self.n : self.n + k] = s
+        self.n += k
+        return k
+
+
 def close_stream(w):
     # MicroPython's StreamWriter.close() does nothing (wait_closed() closes the socket): close it here,
     # synchronously, so the peer sees the TCP close right after the close handshake.
@@ -70,7 +103,9 @@ class WS:
         self._watcher = None
         self._late = None  # why the write deadline failed the connection
         self._lock = asyncio.Lock()  # one frame on the wire at a time (replies, calls and pings interleave)
-        self._buf = bytearray(_SMALL + 8)  # preallocated frame for small messages (heartbeats, replies)
+        # preallocated frame: JSON messages are written into it at _HEAD, small frames copied into it
+        self._buf = bytearray(_HEAD + _OUT)
+        self._into = _Into(self._buf)
         self.closed = False
         self.close_code = None
         self.last_rx = time.ticks_ms()  # any frame from the peer proves it alive
@@ -85,42 +120,69 @@ class WS:
         self._gone()
         return Closed(why)
 
-    async def _send(self, op, data):
+    def _frame(self, op, data, at, fix):
+        # Header and key for len(data) payload bytes, placed right before buf[at:], and the payload masked
+        # in place: the JSON text already in the preallocated buffer (data None), a small frame copied into
+        # it, a big one in a single copy of its own, which goes out after header and key. Never a
+        # concatenated frame: on an ESP32 each extra copy of a 4 KB message is a contiguous block a
+        # fragmented heap may not have. Returns the parts to write.
+        b = self._buf
+        n = at - _HEAD if data is None else len(data)
+        if n < 126:
+            h = 2
+        elif n < 65536:
+            h = 4
+        else:
+            h = 10
+        key = os.urandom(4)
+        if data is None or h + 4 + n <= len(b):
+            i = _HEAD - h - 4 if data is None else 0
+            body = memoryview(b)[i + h + 4 : i + h + 4 + n]
+            if data is not None:
+                body[:] = data
+            if fix:
+                _utf8(b, i + h + 4, i + h + 4 + n)
+            parts = (memoryview(b)[i : i + h + 4 + n],)
+        else:
+            i = 0
+            body = bytearray(data)
+            if fix:
+                _utf8(body, 0, n)
+            parts = (memoryview(b)[: h + 4], body)
+        b[i] = 0x80 | op
+        if h == 2:
+            b[i + 1] = 0x80 | n
+        elif h == 4:
+            b[i + 1] = 0xFE
+            b[i + 2 : i + 4] = n.to_bytes(2, "big")
+        else:
+            b[i + 1] = 0xFF
+            b[i + 2 : i + 10] = n.to_bytes(8, "big")
+        b[i + h : i + h + 4] = key
+        mask(body, key)
+        return parts
+
+    async def _send(self, op, data, obj=None):
+        # obj: a JSON value to send as text (data unused): json.dump writes it straight into the buffer
         if self._refused(op):
             raise Closed(self._late or "closed")
-        n = len(data)
-        key = os.urandom(4)
-        if n < 126:
-            hdr = bytes((0x80 | op, 0x80 | n))
-        elif n < 65536:
-            hdr = bytes((0x80 | op, 0xFE, n >> 8, n & 0xFF))
-        else:
-            hdr = bytes((0x80 | op, 0xFF)) + n.to_bytes(8, "big")
-        total = len(hdr) + 4 + n
-        # Masked in place, never in a copy of its own: a small frame (heartbeats, replies) in the
-        # preallocated buffer, a big one in a single copy of the payload, which goes out after header and
-        # key (no concatenated frame: on an ESP32 each extra copy of a 4 KB message is a contiguous block
-        # a fragmented heap may not have). Masking before the lock would need that copy for small frames too.
         async with self._lock:  # the shared buffer is filled only while this frame owns the wire
             if self._refused(op):  # failed or closing while this frame waited for the wire
                 raise Closed(self._late or "closed")
-            if total <= len(self._buf):
-                b = self._buf
-                h = len(hdr)
-                b[0:h] = hdr
-                b[h : h + 4] = key
-                b[h + 4 : total] = data
-                frame = memoryview(b)[:total]
-                mask(frame[h + 4 :], key)
-            else:
-                frame = None
-                body = mask(bytearray(data), key)
+            parts = None
+            if obj is not None:
+                w = self._into
+                w.n = _HEAD
+                try:
+                    json.dump(obj, w)
+                    parts = self._frame(op, None, w.n, True)
+                except _Full:  # longer than the buffer: as text of its own
+                    data = json.dumps(obj).encode()
+            if parts is None:
+                parts = self._frame(op, data, 0, obj is not None)
             try:
-                if frame is None:
-                    self._w.write(hdr + key)
-                    self._w.write(body)
-                else:
-                    self._w.write(frame)
+                for x in parts:
+                    self._w.write(x)
                 if self.write_timeout_ms:
                     self._due = time.ticks_add(time.ticks_ms(), self.write_timeout_ms)
                     if self._watcher is None:
@@ -146,6 +208,10 @@ class WS:
 
     async def send(self, text):
         await self._send(_TEXT, text.encode() if isinstance(text, str) else text)
+
+    async def send_json(self, obj):
+        """obj as JSON in a text frame, made valid UTF-8 (see _utf8)."""
+        await self._send(_TEXT, None, obj)
 
     async def ping(self, data=b""):
         await self._send(_PING, data)
