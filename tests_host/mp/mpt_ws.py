@@ -1,4 +1,4 @@
-# ws.py helpers: mask, handshake key, URL parsing, percent-encoding.
+# ws.py helpers (mask, handshake key, URL parsing, percent-encoding) and how frames are built.
 import os
 
 from mptest import eq, raises
@@ -127,3 +127,26 @@ async def test_a_json_message_goes_out_from_a_heap_with_no_free_block_its_size()
     raises(MemoryError, json.dumps, m)  # no block for the text itself
     await c.send_json(m)
     eq(sent[-1], n + 4 + 4)  # header (4: 126..65535 bytes), key, text: one frame
+
+
+async def test_the_next_connection_reuses_the_frame_buffer_of_the_last_one_that_ended():
+    import json
+
+    a = ws.WS(None, Wire(), 1000, write_timeout_ms=0)
+    b = ws.WS(None, Wire(), 1000, write_timeout_ms=0)
+    eq(a._buf is b._buf, False)  # two open connections never share it
+    await a.send_json([2, "1", "Heartbeat", {}])
+    a._gone()  # the connection ended (peer closed, read failed)
+    c = ws.WS(None, Wire(), 1000, write_timeout_ms=0)
+    eq(c._buf is a._buf, True)  # no new 1.5 KB block for the reconnect
+    try:
+        await a.send_json([2, "2", "Heartbeat", {}])  # the old one cannot touch it any more
+        raise AssertionError("sent on an ended connection")
+    except ws.Closed:
+        pass
+    w = Wire()
+    d = ws.WS(None, w, 1000, write_timeout_ms=0)
+    eq(d._buf is a._buf, False)  # taken by c
+    await c.send_json([2, "3", "Heartbeat", {}])
+    await d.send_json([2, "4", "Heartbeat", {}])
+    eq(w.frames(), [(0x81, json.dumps([2, "4", "Heartbeat", {}]).encode())])

@@ -25,6 +25,7 @@ _PONG = const(10)
 _SKIP_CHUNK = const(512)
 _OUT = const(1536)  # JSON text up to this size goes straight into the preallocated frame buffer
 _HEAD = const(14)  # room before that text for the longest header (10 bytes) and the key (4)
+_spare = None  # the frame buffer of the last connection that ended, for the next one
 _CHUNK = const(256)  # bytes masked per big-int XOR
 
 
@@ -103,8 +104,11 @@ class WS:
         self._watcher = None
         self._late = None  # why the write deadline failed the connection
         self._lock = asyncio.Lock()  # one frame on the wire at a time (replies, calls and pings interleave)
-        # preallocated frame: JSON messages are written into it at _HEAD, small frames copied into it
-        self._buf = bytearray(_HEAD + _OUT)
+        # preallocated frame: JSON messages are written into it at _HEAD, small frames copied into it. The
+        # last ended connection's is reused: a reconnect into a fragmented heap needs no new 1.5 KB block.
+        global _spare
+        self._buf = _spare or bytearray(_HEAD + _OUT)
+        _spare = None
         self._into = _Into(self._buf)
         self.closed = False
         self.close_code = None
@@ -394,8 +398,11 @@ class WS:
         self._gone()
 
     def _gone(self):
+        global _spare
         if not self.closed:
             self.closed = True
+            if not self._lock.locked():  # no frame is being built in the buffer, and none will be (closed)
+                _spare = self._buf
             close_stream(self._w)
             self._closed_evt.set()
             t = self._watcher
