@@ -90,3 +90,11 @@ deploy-config: setup
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache .mypy_cache node_modules
+
+# The Unix port 32-bit (i686) with the firmware frozen in, from your MicroPython checkout (lib/mbedtls checked out;
+# Debian's gcc-i686-linux-gnu): the closest stand-in for an ESP32's heap (issue 15). Then, e.g.
+#   STATION_MICROPYTHON=build/unix32/micropython make bench-heap ARGS=--no-image
+.PHONY: unix32
+unix32: setup
+	$(if $(MICROPYTHON_DIR),,$(error make unix32 MICROPYTHON_DIR=<your MicroPython checkout> [OUT=...]))
+	$(BIN)/python tools/build/unix32.py --micropython-dir $(MICROPYTHON_DIR) $(if $(OUT),--out $(OUT))

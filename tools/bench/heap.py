@@ -32,6 +32,7 @@ import tempfile
 import time
 
 from boards.host.sim.simctl import Station
+from tools import ROOT
 from tools.bench import kit
 from tools.build import image, mpy
 from tools.csms.dev import CSMS
@@ -275,8 +276,12 @@ def main():
             "budget_peak_above_startup_met": peak - start <= BUDGET_PEAK,
             "budget_heap_met": bool(min_k and min_k <= BUDGET_HEAP_K)}
     name = "heap-mpy" if a.no_image else "heap"
-    kit.save(name, "Heap (whole station, Unix port, %s)" % where, text, data,
-             "make bench-heap" + (" ARGS=--no-image" if a.no_image else ""))
+    cmd = "make bench-heap" + (" ARGS=--no-image" if a.no_image else "")
+    other = os.environ.get("STATION_MICROPYTHON")
+    if other:  # a build of our own (tools/build/unix32.py): the firmware frozen in, figures of their own
+        name, where = "heap-unix32", "frozen into " + os.path.relpath(other, ROOT)
+        cmd = "STATION_MICROPYTHON=%s %s" % (os.path.relpath(other, ROOT), cmd)
+    kit.save(name, "Heap (whole station, Unix port, %s)" % where, text, data, cmd)
 
 
 if __name__ == "__main__":

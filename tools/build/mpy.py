@@ -33,8 +33,8 @@ def mpy_cross():
 
 
 def micropython():
-    """The MicroPython Unix port."""
-    return _venv_bin("micropython")
+    """The MicroPython Unix port: $STATION_MICROPYTHON (tools/build/unix32.py, firmware frozen in), else the venv's."""
+    return os.environ.get("STATION_MICROPYTHON") or _venv_bin("micropython")
 
 
 def _sources(top, skip=(), skip_dirs=()):
@@ -76,7 +76,9 @@ def build(board="host"):
 
 def unix_path(board="host"):
     """MICROPYPATH for the Unix port running the .mpy build (rebuilt first where stale): the port's frozen
-    modules (asyncio), the firmware, the board's modules."""
+    modules (asyncio), the firmware, the board's modules; with $STATION_MICROPYTHON only its frozen modules."""
+    if os.environ.get("STATION_MICROPYTHON"):
+        return ".frozen"
     return ":".join((".frozen",) + build(board))
 
 
