@@ -236,10 +236,14 @@ def main():
         min_k, tried = bisect(a.rounds, lo_guess, 256, no_image=a.no_image)
     state_start = start - code_start
     where = "image (ROMFS, bytecode in place)" if img else ".mpy files (bytecode in the heap)"
+    other = os.environ.get("STATION_MICROPYTHON")
+    if other:  # a build of our own (tools/build/unix32.py): the firmware frozen in
+        where = "firmware frozen into " + os.path.relpath(other, ROOT)
     rows = [
         ("heap after start-up (code + state)", "%d B" % start, "2 EVSEs booted, registered, statuses sent"),
         ("  code: modules loaded at start-up (%d)" % len(start_mods), "%d B" % code_start,
-         "import cost from the " + ("image: objects and tables around the bytecode" if img else ".mpy files")),
+         "import cost: " + ("objects and tables around the bytecode in the image" if img else
+                            "what importing the frozen modules builds in RAM" if other else "from the .mpy files")),
         ("  state after start-up", "%d B" % state_start, "objects: device model, queues, buffers, tasks"),
         ("peak live heap during the scenario", "%d B" % peak, "max of %d samples (100 ms, after gc.collect)" %
          len(samples)),
@@ -259,7 +263,7 @@ def main():
         rows.append(("smallest --heap that passes", "%sK" % min_k if min_k else "> 256K",
                      "budget %dK%s: %s" % (BUDGET_HEAP_K, " beyond the image" if img else "",
                                            "met" if min_k and min_k <= BUDGET_HEAP_K else "NOT met")))
-    text = kit.table(("figure (Unix port, x86-64, %s)" % where, "value", "note"), rows)
+    text = kit.table(("figure (Unix port, %s, %s)" % ("i686" if other else "x86-64", where), "value", "note"), rows)
     text += "\n\nScenario: boot, 2 EVSEs, a transaction on each, %d x each of the 11 trigger kinds, " \
             "both transactions ended, CSMS restarted and the station reconnected." % a.rounds
     if tried:
@@ -277,9 +281,8 @@ def main():
             "budget_heap_met": bool(min_k and min_k <= BUDGET_HEAP_K)}
     name = "heap-mpy" if a.no_image else "heap"
     cmd = "make bench-heap" + (" ARGS=--no-image" if a.no_image else "")
-    other = os.environ.get("STATION_MICROPYTHON")
-    if other:  # a build of our own (tools/build/unix32.py): the firmware frozen in, figures of their own
-        name, where = "heap-unix32", "frozen into " + os.path.relpath(other, ROOT)
+    if other:  # figures of their own
+        name = "heap-unix32"
         cmd = "STATION_MICROPYTHON=%s %s" % (os.path.relpath(other, ROOT), cmd)
     kit.save(name, "Heap (whole station, Unix port, %s)" % where, text, data, cmd)
 
