@@ -8,7 +8,7 @@ ROOT_PTH := $(VENV)/.root-pth
 BOARD ?= esp32_devkitc
 PORT ?= /dev/ttyUSB0
 
-.PHONY: setup lint test clean demo mpy image deploy deploy-config
+.PHONY: setup lint test clean demo mpy image version-record deploy deploy-config
 .PHONY: bench bench-heap bench-latency bench-cpu bench-size fuzz faults
 
 setup: $(STAMP) $(ROOT_PTH)
@@ -77,6 +77,11 @@ mpy: setup
 image: setup
 	$(BIN)/python tools/build/image.py --board $(BOARD) --out $(or $(OUT),build/$(BOARD)-$(or $(VERSION),dev).img) \
 	  $(if $(VERSION),--version $(VERSION)) $(if $(FIRMWARE),--firmware $(FIRMWARE))
+
+# The version record alone (build/station_version.py), for a frozen build: boards/esp32_devkitc/manifest.py freezes it.
+version-record: setup
+	@mkdir -p build
+	$(BIN)/python tools/build/image.py --record build/station_version.py $(if $(VERSION),--version $(VERSION))
 
 # Copy the .mpy build and the board's scripts to a board running stock MicroPython (not frozen).
 deploy: mpy

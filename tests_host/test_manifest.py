@@ -70,6 +70,8 @@ def station_sources():
 def test_the_board_freezes_the_station_and_its_own_modules_only():
     got = frozen(os.path.join(BOARD, "manifest.py"))
     own = {"station_board.py", "station_pins.py", "station_slots.py", "station_wifi.py"}
+    if os.path.exists(os.path.join(ROOT, "build", "station_version.py")):  # a `make version-record` was run here
+        own.add("station_version.py")
     assert set(got) == station_sources() | own
     top = {t.split("/")[0] for t in got}
     assert top == {"station"} | own  # one namespace of ours
@@ -145,3 +147,19 @@ def test_the_build_settings_name_that_table_and_keep_rollback_on():
         cfg = dict(ln.strip().split("=", 1) for ln in f if "=" in ln and not ln.startswith("#"))
     assert cfg["CONFIG_PARTITION_TABLE_CUSTOM"] == "y" and cfg["CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE"] == "y"
     assert cfg["CONFIG_PARTITION_TABLE_CUSTOM_FILENAME"] == '"partitions-ocpp-station.csv"'  # README's copy step
+
+
+def test_a_frozen_build_carries_the_version_record_when_one_was_written(tmp_path):
+    from tools.build import image
+
+    for d in ("firmware", os.path.join("boards", "esp32_devkitc")):
+        shutil.copytree(os.path.join(ROOT, d), tmp_path / d, ignore=shutil.ignore_patterns("__pycache__"))
+    board = str(tmp_path / "boards" / "esp32_devkitc")
+    assert "station_version.py" not in frozen(board)  # none written: config.json's "firmware" is reported
+    (tmp_path / "build").mkdir()
+    image.record("1.2.3", str(tmp_path / "build" / "station_version.py"))
+    src = frozen(board)["station_version.py"]
+    assert os.path.normpath(src) == str(tmp_path / "build" / "station_version.py")
+    ns = {}
+    exec(open(src).read(), ns)
+    assert ns["VERSION"] == "1.2.3"

@@ -9,3 +9,11 @@ module("station_board.py")  # noqa: F821
 module("station_pins.py")  # noqa: F821
 module("station_slots.py")  # noqa: F821
 module("station_wifi.py")  # noqa: F821
+
+# The build's version record (`make version-record VERSION=1.2.3` writes it; BootNotification's firmwareVersion),
+# frozen when it is there; without it the station reports config.json's "firmware". The build runs this file with
+# its own folder as the current directory.
+import os  # noqa: E402
+
+if os.path.exists("../../build/station_version.py"):
+    module("station_version.py", base_path="../../build")  # noqa: F821

@@ -2,6 +2,7 @@
 
     .venv/bin/python tools/build/image.py --board host --version 1.2.3 --out fw.img [--firmware DIR]
     make image BOARD=host VERSION=1.2.3 OUT=fw.img [FIRMWARE=DIR]
+    make version-record VERSION=1.2.3     (build/station_version.py, which a frozen ESP32 build freezes)
 
 The image (vfs.VfsRom, mounted at /rom by the board's boot stage) holds
     station/...              the firmware package as .mpy (from DIR, default firmware/)
@@ -58,10 +59,17 @@ def _write(w, files):
         w.closedir()
 
 
-def _version_mpy(version, tmp):
-    src = os.path.join(tmp, "station_version.py")
+def record(version, src):
+    """Write the version record's source to src (a frozen build freezes it: boards/esp32_devkitc/manifest.py)."""
+    if not _VERSION.match(version):
+        raise SystemExit("bad version %r: 1-50 of [0-9A-Za-z.+_-]" % version)
     with open(src, "w") as f:
-        f.write("# the image's version record (tools/build/image.py)\nVERSION = %r\n" % version)
+        f.write("# the build's version record (tools/build/image.py)\nVERSION = %r\n" % version)
+    return src
+
+
+def _version_mpy(version, tmp):
+    src = record(version, os.path.join(tmp, "station_version.py"))
     out = os.path.join(tmp, "station_version.mpy")
     subprocess.run([mpy.mpy_cross(), "-march=xtensawin", "-s", "station_version.py", "-o", out, src], check=True)
     with open(out, "rb") as f:
@@ -111,9 +119,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--board", default="host")
     ap.add_argument("--version", help="firmwareVersion (default dev-<hash of the compiled files>)")
-    ap.add_argument("--out", required=True, help="the image file to write")
+    ap.add_argument("--out", help="the image file to write")
     ap.add_argument("--firmware", help="the firmware tree (default firmware/)")
+    ap.add_argument("--record", metavar="PATH", help="write only the version record's source, for a frozen build")
     a = ap.parse_args(argv)
+    if a.record:
+        print("%s: VERSION = %r" % (record(a.version or "dev", a.record), a.version or "dev"))
+        return
+    if not a.out:
+        ap.error("--out is required")
     img = build(a.board, a.version, a.firmware)
     tmp = a.out + ".tmp"
     with open(tmp, "wb") as f:
