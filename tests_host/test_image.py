@@ -28,6 +28,14 @@ def modified_image(tmp_path, version, old, new):
     return out
 
 
+def flash(st, img):
+    """A technician's cable: img into the inactive slot, and the board resets into it. Returns the log mark
+    from before (st.wait_log(..., since=n)) once the simulator says it wrote slot b, the one not running."""
+    n = st.mark()
+    assert st.cmd(cmd="flash", image=str(img))["slot"] == "b"
+    return n
+
+
 def wait_answered(csms, action):
     """Until the CSMS has answered every CALL of action the station sent so far."""
     ids = [m.id for m in csms.messages(action)]
@@ -71,8 +79,7 @@ def test_a_flashed_image_boots_pending_and_confirms_after_an_accepted_boot(stati
     with CSMS(interval=300) as csms:
         st = stations(csms, "CS-FL", extra=("--version", "1.0.0"))
         csms.wait_for("StatusNotification", timeout=20)
-        n = st.mark()
-        assert st.cmd(cmd="flash", image=str(new))["slot"] == "b"
+        n = flash(st, new)
         st.wait_log("boot: slot b, version 2.0.0, pending verify", since=n, timeout=20)
         st.wait_log("image in slot b confirmed", since=n, timeout=20)
         assert versions(csms, "CS-FL") == [("PowerUp", "1.0.0"), ("FirmwareUpdate", "2.0.0")]
@@ -91,8 +98,7 @@ def test_a_boot_the_csms_leaves_pending_does_not_confirm_the_image(stations, tmp
     with CSMS(interval=300, boot="Pending") as csms:
         st = stations(csms, "CS-PD", extra=("--version", "1.0.0"))
         csms.wait_for("BootNotification", timeout=20)
-        n = st.mark()
-        st.cmd(cmd="flash", image=str(new))
+        n = flash(st, new)
         csms.wait_for("BootNotification", 2, timeout=20)
         wait_answered(csms, "BootNotification")
         # Pending is not Accepted: the self-test has not passed, the image stays unconfirmed
@@ -107,7 +113,7 @@ def test_a_power_cut_before_the_confirmation_rolls_back(stations, tmp_path):
     with CSMS(interval=300, boot="Pending") as csms:  # never Accepted: the new image cannot confirm
         st = stations(csms, "CS-PC", extra=("--version", "1.0.0"))
         csms.wait_for("BootNotification", timeout=20)
-        st.cmd(cmd="flash", image=str(new))
+        flash(st, new)
         csms.wait_for("BootNotification", 2, timeout=20)
         n = st.mark()
         st.cmd(cmd="power_cut")
@@ -129,8 +135,7 @@ def test_an_image_that_raises_at_import_is_rolled_back(tmp_path):
                          "raise RuntimeError('broken build')\n\n\nclass Station:")
     with CSMS(interval=300) as csms, Station(csms.url + "/ocpp", "CS-RB", extra=("--version", "1.0.0")) as st:
         csms.wait_for("StatusNotification", timeout=20)
-        n = st.mark()
-        assert st.cmd(cmd="flash", image=str(bad))["slot"] == "b"
+        n = flash(st, bad)
         st.wait_log("RuntimeError: broken build", since=n, timeout=20)
         st.wait_log("sim: firmware exited (1); reset", since=n)
         st.wait_log("boot: slot a, version 1.0.0, confirmed, rolled back", since=n, timeout=20)
@@ -149,8 +154,7 @@ def test_an_image_that_hangs_before_confirming_is_reset_by_the_watchdog_and_roll
                           "    def _accepted(self):\n        while True:\n            pass\n")
     with CSMS(interval=300) as csms, Station(csms.url + "/ocpp", "CS-WD", extra=("--version", "1.0.0")) as st:
         csms.wait_for("StatusNotification", timeout=20)
-        n = st.mark()
-        st.cmd(cmd="flash", image=str(hung))
+        n = flash(st, hung)
         st.wait_log("boot: slot b, version 2.0.0-hangs, pending verify", since=n, timeout=20)
         st.wait_log("sim: watchdog: not fed", since=n, timeout=30)
         st.wait_log("boot: slot a, version 1.0.0, confirmed, rolled back", since=n, timeout=20)
@@ -168,8 +172,7 @@ def test_the_simulator_starts_a_firmware_that_exits_again(tmp_path):
     quits = modified_image(tmp_path, "2.0.0-exits", line, line + "            raise SystemExit(0)\n")
     with CSMS(interval=300) as csms, Station(csms.url + "/ocpp", "CS-EX", extra=("--version", "1.0.0")) as st:
         csms.wait_for("StatusNotification", timeout=20)
-        n = st.mark()
-        st.cmd(cmd="flash", image=str(quits))
+        n = flash(st, quits)
         st.wait_log("image in slot b confirmed", since=n, timeout=20)
         st.wait_log("sim: firmware exited (0); reset", since=n)
         boots = csms.wait_for("BootNotification", 3, timeout=20)

@@ -1,6 +1,11 @@
 # Flash stand-ins for MicroPython-side tests: the storage adapter (hw/__init__.py, "Storage") over the
-# host's filesystem, with a flash that can fill up.
+# host's filesystem, with a flash that can fill up, and the power cut the cutting tests raise.
 import os
+
+
+class PowerCut(BaseException):
+    # Not an Exception: no handler in the firmware may catch a power cut.
+    pass
 
 
 def rmtree(path):

@@ -2,17 +2,12 @@
 # decides at each start, and a power cut at every write while a new image goes into the inactive slot.
 import os
 
-from flash import rmtree
+from flash import PowerCut, rmtree
 from mptest import eq, raises
 from station_slots import Slots, image_size
 
 HEAP = "96K"
 _ROOT = "/tmp/mpt_slots"
-
-
-class PowerCut(BaseException):
-    # Not an Exception: nothing may catch a power cut.
-    pass
 
 
 def _image(n, fill=0x41):

@@ -9,7 +9,7 @@ import json
 import os
 
 from station import clock
-from flash import rmtree
+from flash import PowerCut, rmtree
 from mptest import eq
 from station.model.device_model import DeviceModel
 from station.store import Store
@@ -22,11 +22,6 @@ TIMEOUT = 600
 _ROOT = "/dev/shm/mpt_txcut" if "shm" in os.listdir("/dev") else "/tmp/mpt_txcut"
 _MODES = ("before", "torn", "after")
 _T0 = 1798000000  # the CSMS's time at the first boot (2026-12); each later boot is 1000 s later
-
-
-class PowerCut(BaseException):
-    # Not an Exception: no handler in the firmware may catch a power cut.
-    pass
 
 
 class Torn:

@@ -54,6 +54,7 @@ import sys
 import tempfile
 import time
 
+from boards.host import station_slots
 from boards.host.sim import pins
 from boards.host.sim.meters import MeterSim
 from tools import ROOT
@@ -225,16 +226,13 @@ class Sim:
     def slot_state(self):
         if not self.slots:
             return {"slot": None, "version": "sim", "confirmed": None}
-        try:
-            with open(os.path.join(self.slots, "boot.json")) as f:
-                rec = json.load(f)
-        except (OSError, ValueError):
-            rec = {"active": "a", "state": "valid"}
-        p = os.path.join(self.slots, rec["active"] + ".img")
+        s = station_slots.Slots(self.slots)  # the board's own reading of its boot record (plain Python)
+        active = s.record()["active"]
+        p = s.path(active)
         key = (p, os.path.getmtime(p) if os.path.exists(p) else None)
         if key not in self._versions:
             self._versions[key] = image.version_of(p) if key[1] else None
-        return {"slot": rec["active"], "version": self._versions[key], "confirmed": rec["state"] == "valid"}
+        return {"slot": active, "version": self._versions[key], "confirmed": s.confirmed()}
 
     def apply(self, e, **inputs):
         pins.set_inputs(self.bench_dir, e, **inputs)

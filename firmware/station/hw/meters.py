@@ -181,9 +181,9 @@ def size(model):
     return sum(c for _, c in spec(model)[1]) * 2
 
 
-def _base(blocks, bi):
-    # byte offset of block bi inside a reading
-    return sum(blocks[i][1] for i in range(bi)) * 2
+def _field(raw, blocks, f):
+    # the value of field f of a reading: its block's byte offset inside the reading, plus its own
+    return _decode(raw, sum(blocks[i][1] for i in range(f[2])) * 2 + f[3], f[4], f[5])
 
 
 async def read(master, model, unit, retries=None, into=None):
@@ -204,7 +204,7 @@ async def read(master, model, unit, retries=None, into=None):
 def values(model, raw):
     """A reading decoded: a tuple in the order of fields(model) (None where the meter has no value)."""
     _, blocks, flds = spec(model)
-    return tuple(_decode(raw, _base(blocks, f[2]) + f[3], f[4], f[5]) for f in flds)
+    return tuple(_field(raw, blocks, f) for f in flds)
 
 
 def sampled(model, raw, wanted, context=None):
@@ -216,7 +216,7 @@ def sampled(model, raw, wanted, context=None):
         name = NAMES[f[0]]
         if name not in wanted:
             continue
-        v = _decode(raw, _base(blocks, f[2]) + f[3], f[4], f[5])
+        v = _field(raw, blocks, f)
         if v is None:
             continue
         sv = {"value": v, "measurand": name, "unitOfMeasure": {"unit": UNITS[f[0]]}}

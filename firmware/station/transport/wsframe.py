@@ -125,9 +125,10 @@ class WS:
         return Closed(why)
 
     def _frame(self, op, data, at, fix):
-        # Header and key for len(data) payload bytes, placed right before buf[at:], and the payload masked
-        # in place: the JSON text already in the preallocated buffer (data None), a small frame copied into
-        # it, a big one in a single copy of its own, which goes out after header and key. Never a
+        # Header and key placed right before the payload, and the payload masked in place: the JSON text
+        # already in the preallocated buffer (data None; it runs from _HEAD to at), a small frame copied into
+        # it, a big one in a single copy of its own, which goes out after header and key. fix: make the
+        # payload valid UTF-8 (_utf8) before it is masked. Never a
         # concatenated frame: on an ESP32 each extra copy of a 4 KB message is a contiguous block a
         # fragmented heap may not have. Returns the parts to write.
         b = self._buf
