@@ -22,6 +22,8 @@ class Rpc:
 
 
 class Src:
+    action = "TransactionEvent"
+
     def __init__(self, names):
         self.q = list(names)
 

@@ -1,10 +1,11 @@
-# The on-flash queue of TransactionEvents (E04: they survive disconnects and power cuts).
+# The on-flash queue of TransactionEvents (E04: they survive disconnects and power cuts), and, as a second
+# instance with action "SecurityEventNotification", of security events (A04.FR.02: guaranteed delivery).
 # One file per event, named q<8-digit order><kind>, kind S(tarted), U(pdated), T (Updated for a
-# TriggerMessage) or E(nded), so the order and the kind are known from the directory listing alone and
-# RAM holds only the names, not the payloads. When the bound or a full flash forces a drop, plain
-# Updated events go first, then triggered ones (the CSMS was promised those, F06.FR.10); Started and
-# Ended carry the transaction's bounds and go last. An event that finds the flash full with nothing
-# left to drop is kept in RAM until sent: lost only if the power fails before that.
+# TriggerMessage), E(nded) or X (any other message), so the order and the kind are known from the
+# directory listing alone and RAM holds only the names, not the payloads. When the bound or a full flash
+# forces a drop, plain Updated events go first, then triggered ones (the CSMS was promised those,
+# F06.FR.10); Started and Ended carry the transaction's bounds and go last. An event that finds the
+# flash full with nothing left to drop is kept in RAM until sent: lost only if the power fails before that.
 import json
 
 from station import clock
@@ -14,8 +15,10 @@ _TAG = "txq"
 
 
 class TxQueue:
-    def __init__(self, store, bound=200):
-        # store: a station.store.Store of its own directory. bound: events kept at most.
+    def __init__(self, store, bound=200, action="TransactionEvent"):
+        # store: a station.store.Store of its own directory. bound: events kept at most. action: the
+        # CALL the outbox sends each payload as.
+        self.action = action
         self._store = store
         self._bound = bound
         names = [n for n in store.names() if len(n) == 10 and n[0] == "q"]
@@ -33,12 +36,12 @@ class TxQueue:
         return name in self._names
 
     def push(self, payload, triggered=False):
-        """Queue one TransactionEvent request payload; on flash (or, flash full, in RAM) when this returns."""
+        """Queue one request payload; on flash (or, flash full, in RAM) when this returns."""
         if len(self._names) >= self._bound:
             v = self._victim(True)
             log.error(_TAG, "queue full (%d): dropping %s", self._bound, v)
             self.ack(v)
-        name = "q%08d%s" % (self._next, "T" if triggered else payload["eventType"][0])
+        name = "q%08d%s" % (self._next, "T" if triggered else payload.get("eventType", "X")[0])
         self._next += 1
         data = json.dumps(payload)
         while True:

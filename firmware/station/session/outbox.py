@@ -8,9 +8,11 @@
 #                                   # (or merged into a queued one), False if dropped (queue full)
 #   ob.set_state(s)      # "offline" | "booting" | "pending" | "accepted" | "rejected" (conn.py sets it;
 #                        # ob.state is the one copy of the registration state)
-#   ob.add_source(src)   # persistent TransactionEvents (station.txq.TxQueue): src.peek() -> (name, payload)
-#                        # or None, src.ack(name) once the CSMS has it (or it was given up); optional
-#                        # src.answered(name, payload, res) gets the CALLRESULT payload first (idTokenInfo...)
+#   ob.add_source(src)   # persistent messages (station.model.txq.TxQueue), sent as src.action
+#                        # (TransactionEvent, SecurityEventNotification), each source in turn:
+#                        # src.peek() -> (name, payload) or None, src.ack(name) once the CSMS has it
+#                        # (or it was given up); optional src.answered(name, payload, res) gets the
+#                        # CALLRESULT payload first (idTokenInfo...)
 #   ob.wake()            # new work in a source, or the clock became known
 #   ob.disconnected()    # connection lost: triggered RAM items are discarded (F06.FR.09), others wait
 #   await ob.run()       # the sender task
@@ -25,11 +27,12 @@
 # A payload whose timestamp is still a clock marker (clock.py) waits until the clock is known.
 # on_result(res) is called once per item: res is the CSMS's CALLRESULT payload, or None when the CSMS
 # answered CALLERROR, did not answer in time, or the item was discarded. RAM items are not retried.
-# Source items (TransactionEvent) are retried per OCPPCommCtrlr.MessageAttempts/MessageAttemptInterval
-# (instance TransactionEvent) on CALLERROR/timeout, then given up (logged); after a disconnect they simply
-# wait for the next "accepted". RAM items go first, then the source in its own order. An exception of our
-# own while sending (MemoryError, a bug) loses nothing: the message waits a second and goes again (a
-# triggered one is answered None).
+# Source items (TransactionEvent, SecurityEventNotification) are retried per
+# OCPPCommCtrlr.MessageAttempts/MessageAttemptInterval (instance TransactionEvent) on CALLERROR/timeout,
+# then given up (logged); after a disconnect they simply wait for the next "accepted". RAM items go
+# first, then the sources in turn, each in its own order. An exception of our own while sending
+# (MemoryError, a bug) loses nothing: the message waits a second and goes again (a triggered one is
+# answered None).
 import asyncio
 
 from station import clock
@@ -173,7 +176,7 @@ class Outbox:
     async def _send_source(self, src, head):
         name, payload = head
         try:
-            res = await self._rpc.call("TransactionEvent", payload)
+            res = await self._rpc.call(src.action, payload)
             cb = getattr(src, "answered", None)
             if cb is not None:
                 try:
@@ -186,10 +189,10 @@ class Outbox:
             self._tries += 1
             attempts, interval = self._attempts()
             if self._tries < attempts:
-                log.warn(_TAG, "TransactionEvent %s failed (%r), retry %d/%d", name, e, self._tries, attempts)
+                log.warn(_TAG, "%s %s failed (%r), retry %d/%d", src.action, name, e, self._tries, attempts)
                 self._retry_at = clock.mono() + interval * self._tries
                 return
-            log.error(_TAG, "TransactionEvent %s given up after %d attempts", name, self._tries)
+            log.error(_TAG, "%s %s given up after %d attempts", src.action, name, self._tries)
         self._tries = 0
         self._retry_at = None
         self.sent += 1
