@@ -18,6 +18,7 @@ from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 from mpharness import run_mp
 
 HEAP = "64K"
+MUT_HEAP = "128K"  # the certificate handlers compiled from source here (frozen on a board)
 N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 _MAKE = """
@@ -32,14 +33,31 @@ print("PEM<" + pem + ">PEM")
 """
 
 _INSTALL = """
+import asyncio
 import json
+from station.certs.handlers import Handlers
 from station.certs.keystore import Keystore
+from station.model.device_model import DeviceModel
+from station.model.txq import TxQueue
+from station.session.security import Security
 from station.store import Store
-ks = Keystore(Store(%r))
+st = Store(%r)
+ks = Keystore(st)
+dm = DeviceModel(None, None, {"SecurityCtrlr.OrganizationName": %r})
+sec = Security(TxQueue(st.sub("sec"), 1000, "SecurityEventNotification"))
+h = Handlers(ks, st, dm, %r, sec)
+with open(%r) as f:
+    print("ROOT", h.install({"certificateType": "CSMSRootCertificate", "certificate": f.read()})["status"])
 with open(%r) as f:  # one case per line: the whole set would not fit the capped heap
     for line in f:
         kind, chain = json.loads(line)
-        print("RESULT", json.dumps(ks.install(kind, chain)))
+        req = {"certificateChain": chain}
+        if kind:
+            req["certificateType"] = kind
+        r = asyncio.run(h.certificate_signed(req))
+        r = r[0] if isinstance(r, tuple) else r
+        print("RESULT", json.dumps([r["status"], r.get("statusInfo", {}).get("reasonCode")]))
+print("EVENTS", len(sec.q))
 got = ks._load(%r + ".crt")  # the installed certificate's record on flash
 print("KEY", "%%064x" %% got["d"] if got else None)
 """
@@ -57,19 +75,26 @@ def make_csr(tmp_path, kind, cn, org):
     store = str(tmp_path / "flash")
     out = _run(tmp_path, _MAKE % ((store,) + (kind, cn, org) * 3))
     can = [line for line in out.splitlines() if line.startswith("CAN ")]
-    assert can == ["CAN (True, None)", "CAN (False, 'CsrPending')"], out
+    assert can == ["CAN (True, None)", "CAN (True, None)"], out  # one sent does not block the next (F06.FR.10)
     return out.split("PEM<", 1)[1].split(">PEM", 1)[0]
 
 
-def install(tmp_path, cases, slot="cs", heap=HEAP):
+def install(tmp_path, cases, root, slot="cs", heap=MUT_HEAP, cn="SN-0001", org="Example Charging Ltd."):
+    """CertificateSigned cases [kind, chain] through the station's handlers after installing `root` (PEM)
+    as CSMSRootCertificate: ([(status, reasonCode)], private key of the installed certificate or None,
+    security events queued)."""
     store = str(tmp_path / "flash")
     cfile = tmp_path / "cases.json"
     cfile.write_text("".join(json.dumps(c) + "\n" for c in cases))
-    out = _run(tmp_path, _INSTALL % (store, str(cfile), slot), heap=heap)
+    rfile = tmp_path / "root.pem"
+    rfile.write_text(root)
+    out = _run(tmp_path, _INSTALL % (store, org, cn, str(rfile), str(cfile), slot), heap=heap)
+    assert "ROOT Accepted" in out, out
     results = [tuple(json.loads(line[7:])) for line in out.splitlines() if line.startswith("RESULT ")]
     assert len(results) == len(cases), out
     key = [line[4:] for line in out.splitlines() if line.startswith("KEY ")][0]
-    return results, (None if key == "None" else int(key, 16))
+    events = int([line[7:] for line in out.splitlines() if line.startswith("EVENTS ")][0])
+    return results, (None if key == "None" else int(key, 16)), events
 
 
 @pytest.mark.parametrize(
@@ -179,7 +204,8 @@ def test_certificate_signed_for_our_key_is_installed(tmp_path, ca_kind):
     other = _leaf(ca_key, ca_cert, ec.generate_private_key(ec.SECP256R1()), req.subject)
     expired = _leaf(ca_key, ca_cert, req, days=30, start=-60)
     long_lived = _leaf(ca_key, ca_cert, req, days=40 * 365)  # past 2050: GeneralizedTime
-    results, d = install(
+    ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM).decode()
+    results, d, events = install(
         tmp_path,
         [
             ["ChargingStationCertificate", other],  # someone else's key: refused, request still waiting
@@ -189,6 +215,7 @@ def test_certificate_signed_for_our_key_is_installed(tmp_path, ca_kind):
             ["ChargingStationCertificate", chain],
             ["ChargingStationCertificate", chain],  # repeated: harmless
         ],
+        ca_pem,
     )
     assert results == [
         ("Rejected", "KeyMismatch"),
@@ -202,6 +229,7 @@ def test_certificate_signed_for_our_key_is_installed(tmp_path, ca_kind):
     priv = ec.derive_private_key(d, ec.SECP256R1())
     assert priv.public_key() == x509.load_pem_x509_certificate(chain.encode()).public_key()
     assert not (tmp_path / "flash" / "cs.pend").exists()
+    assert events == 3  # one InvalidChargingStationCertificate per rejection (A02.FR.07), queued on flash
 
 
 def _mutations(chain, rng):
@@ -232,20 +260,20 @@ def test_malformed_certificate_chains_are_rejected_without_crashing(tmp_path):
     cases = []
     for m in _mutations(chain, rng):
         cases += [["ChargingStationCertificate", x] for x in ([m] if isinstance(m, str) else m)]
-    point = req.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    results, _ = install(tmp_path, cases)
+    good = x509.load_pem_x509_certificate(chain.encode()).public_bytes(serialization.Encoding.DER)
+    results, _, events = install(tmp_path, cases, ca_cert.public_bytes(serialization.Encoding.PEM).decode(),
+                                 heap=MUT_HEAP)
     for (_, text), (status, reason) in zip(cases, results, strict=True):
-        if status == "Accepted":
-            # Structure intact around our own key: only a byte outside what the station reads was hit
-            # (the CA's signature is not checked on the station).
-            der = base64.b64decode("".join(text.split("\n")[1:-2]))
-            assert point in der
+        if status == "Accepted":  # the CA's signature covers every byte: only an unchanged certificate passes
+            assert base64.b64decode("".join(text.split("\n")[1:-2])) == good
         else:
             assert status == "Rejected", text
-            assert reason in ("InvalidCertificate", "KeyMismatch", "NoPendingRequest"), (text, reason)
-    assert sum(r[0] == "Rejected" for r in results) > len(cases) // 2
+            assert reason in ("InvalidCertificate", "KeyMismatch", "NoPendingRequest", "InvalidChain",
+                              "SubjectMismatch", "CertificateExpired", "NotYetValid"), (text, reason)
+    assert events == sum(r[0] == "Rejected" for r in results) > len(cases) * 9 // 10
     # Over the schema's 10000 characters: refused before any parsing (a bigger heap just to hold it).
     big = chain * (10001 // len(chain) + 1)
     assert len(big) > 10000
-    results, _ = install(tmp_path, [["ChargingStationCertificate", big]], heap="160K")
-    assert results == [("Rejected", "InvalidCertificate")]
+    results, _, _ = install(tmp_path, [["ChargingStationCertificate", big]],
+                            ca_cert.public_bytes(serialization.Encoding.PEM).decode(), heap="160K")
+    assert results == [("Rejected", "ChainTooLong")]

@@ -44,6 +44,11 @@ class Station:
         self.outbox = Outbox(self.rpc, self.dm, cfg.get("outbox_bound", 32))
         self.txq = TxQueue(self.store.sub("txq"), cfg.get("txq_bound", 200))
         self.outbox.add_source(self.txq)
+        from station.session.security import Security
+
+        self.secq = TxQueue(self.store.sub("sec"), cfg.get("security_bound", 20), "SecurityEventNotification")
+        self.outbox.add_source(self.secq)
+        self.security = Security(self.secq, self.outbox.wake)
         cs = {"model": cfg.get("model", "AC"), "vendorName": cfg.get("vendor", "OpenCharge")}
         if cfg.get("serial"):
             cs["serialNumber"] = cfg["serial"]
@@ -51,7 +56,8 @@ class Station:
             cs["firmwareVersion"] = cfg["firmware"]
         self.reg = Registration(self.dm, self.outbox, cs, board.reset_cause)
         self.conn = connection.Connection(self.dm, self.rpc, self.reg, self.outbox, cfg["csms"], cfg["id"],
-                                          connection.tls(cfg), cfg.get("max_message", 16384), self.sched.feed)
+                                          self._tls, cfg.get("max_message", 16384), self.sched.feed)
+        self.conn.on_trial = self._trial
         self.tx = Transactions(self.store, self.txq, self.dm, self.sample, self.conn.online, self.outbox.wake)
         self.inputs = Inputs(board.inputs)
         self.connectors = Connectors(self.inputs, self.store, self.tx, self.outbox)
@@ -60,10 +66,13 @@ class Station:
         self.fw = FwState(self.store)
         self.logs = LogState()
         self._keys = None
+        self._certs = None
+        self._certs_on = False
         self.view = View(self.dm, self.tx, self.connectors, self.sample, self.fw, self.logs, self.outbox,
                          self.reg, cfg.get("serial", ""), self.keys)
         # The CSMS's time arrives: real times over the markers on flash before anything else is stamped.
         clock.when_known(self.txq.settle)
+        clock.when_known(self.secq.settle)
         clock.when_known(self.outbox.wake)
         on = self.rpc.on
         on("TriggerMessage", self._trigger)
@@ -71,9 +80,14 @@ class Station:
         on("SetVariables", self.dm.set_variables)
         on("ChangeAvailability", self.connectors.change_availability)
         try:  # an optional package: without it CertificateSigned is NotSupported
-            import station.certs  # noqa: F401
+            import station.certs
 
-            on("CertificateSigned", lambda req: self.keys().certificate_signed(req))
+            self.dm.show("SecurityCtrlr", "CertificateEntries", len(station.certs.installed(self.store.sub("certs"))))
+            self._certs_on = True
+            on("CertificateSigned", lambda req: self.certs().certificate_signed(req))
+            on("InstallCertificate", lambda req: self.certs().install(req))
+            on("GetInstalledCertificateIds", lambda req: self.certs().ids(req))
+            on("DeleteCertificate", lambda req: self.certs().delete(req))
         except ImportError:
             log.info(_TAG, "no certificates on this board")
 
@@ -84,6 +98,42 @@ class Station:
 
             self._keys = Keystore(self.store.sub("certs"))
         return self._keys
+
+    def _tls(self):
+        # Per connection: installed CSMS roots are trust anchors beside the configured CA, and with security
+        # profile 3 the installed ChargingStationCertificate (else the configured one) identifies us.
+        from station.session import connection
+
+        c = self.cfg
+        if not c["csms"].startswith("wss:"):
+            return None
+        extra, client = [], None
+        if self._certs_on:
+            import station.certs
+
+            st = self.store.sub("certs")
+            extra = [st.read(n) for n in station.certs.installed(st) if n[0] == "c"]
+            if self.dm.get("SecurityCtrlr", "SecurityProfile") == 3:
+                client = self.keys().client()
+        return connection.tls(c, extra, client)
+
+    def _trial(self, ok):
+        # The first connection attempts with a new client certificate: keep it, or take the old one back.
+        if ok:
+            self.keys().confirm()
+        elif self.keys().revert():
+            self.security.event("DiscardedRenewedClientCertificate", "the new certificate did not connect")
+
+    def certs(self):
+        # The certificate CALLs' handlers, loaded with the first certificate message.
+        if self._certs is None:
+            from station.certs.handlers import Handlers
+
+            c = self.cfg
+            self._certs = Handlers(self.keys(), self.store.sub("certs"), self.dm, c.get("serial", ""),
+                                   self.security, c.get("ca") if c["csms"].startswith("wss:") else None,
+                                   c.get("cert_entries", 10), self.conn.new_client)
+        return self._certs
 
     def _accepted(self):
         self.connectors.report_all()  # B01.FR.05
@@ -101,12 +151,21 @@ class Station:
     def sample(self, evse_id, measurands, context):
         return self.meters.sample(evse_id, measurands, context) if self.meters else None
 
+    def tick(self):
+        # The station's once-a-second work.
+        clock.mono()  # read at least daily, so the monotonic count never misses a ticks wrap
+        self.tx.tick(time.ticks_ms())
+        self.aligned.tick()
+        self.connectors.tick()
+        if self._keys is not None:  # CSRs the CSMS accepted but never signed: resend when due
+            for kind in self._keys.due():
+                from station.trigger import sign
+
+                sign.resend(self.view, kind)
+
     async def ticker(self, sched):
         while True:
-            clock.mono()  # read at least daily, so the monotonic count never misses a ticks wrap
-            self.tx.tick(time.ticks_ms())
-            self.aligned.tick()
-            self.connectors.tick()
+            self.tick()
             sched.alive("station")
             await asyncio.sleep_ms(1000)
 

@@ -28,22 +28,41 @@ async def test_csr_is_pending_until_signed_and_its_key_survives_reboot():
     eq(lines[-1], "-----END CERTIFICATE REQUEST-----")
     assert all(0 < len(x) <= 64 for x in lines[1:-1])
     assert len(pem) <= 5500
-    eq(ks.can_request(CS, "SN1", "Org"), (False, "CsrPending"))
-    eq(ks.can_request(V2G, "SECC1", "Org"), (True, None))  # other slots are independent
-    ks2 = Keystore(Store(_ROOT))  # reboot: the waiting request and its key come back from flash ...
-    eq(ks2.pending(CS)["csr"], pem)
-    # ... but no longer block a new trigger: a CSMS that never answered must not block renewal for good
-    eq(ks2.can_request(CS, "SN1", "Org"), (True, None))
-    ks.cancel(CS)
+    # F06.FR.10: a request already sent does not block the next trigger's SignCertificateRequest
     eq(ks.can_request(CS, "SN1", "Org"), (True, None))
+    ks2 = Keystore(Store(_ROOT))  # reboot: the waiting request and its key come back from flash
+    eq(ks2.pending(CS)["csr"], pem)
+    pem2 = await ks2.make_csr(CS, "SN1", "Org")  # a new key; the older one is kept one step back
+    eq(ks2.pending(CS)["csr"], pem2)
+    eq(ks2._load("cs.pend0", "csr")["csr"], pem)
+    ks.cancel(CS)
     eq(ks2.pending(CS), None)
 
 
-async def test_request_that_was_never_answered_expires_with_max_wait():
+def test_resends_follow_wait_minimum_and_repeat_times():
+    from station import clock
+
     ks = _ks()
-    await ks.make_csr(CS, "SN1", "Org")
-    eq(ks.can_request(CS, "SN1", "Org", max_wait=3600), (False, "CsrPending"))
-    eq(ks.can_request(CS, "SN1", "Org", max_wait=0), (True, None))
+    real = clock.mono
+    now = [100]
+    clock.mono = lambda: now[0]
+    try:
+        ks.backoff(CS, 10, 1)  # TC_A_23: RepeatTimes 1 -> resends after W and then 2W, then no more
+        seen = []
+        for t in range(100, 200):
+            now[0] = t
+            for k in ks.due():
+                seen.append((t, k))
+        eq(seen, [(110, CS), (130, CS)])
+        ks.backoff(None, 5, 0)  # RepeatTimes 0: one resend
+        ks.backoff(V2G, 5, 2)
+        ks.stop(V2G)  # its certificate arrived (valid or not): no more (A02.FR.20)
+        now[0] = 205
+        eq(ks.due(), [None])
+        now[0] = 400
+        eq(ks.due(), [])
+    finally:
+        clock.mono = real
 
 
 def test_identity_must_be_configured():

@@ -1,15 +1,20 @@
-# CertificateSigned handling (Keystore.install) under MicroPython with a capped heap.
-# (CPython's `cryptography` checks the same output independently in tests_host/test_csr.py.)
+# CertificateSigned handling (certs/signed.py over the keystore) under MicroPython with a capped heap,
+# with a CA built here from the station's own DER encoder and P-256 signer. (CPython's `cryptography`
+# plays the CA independently in tests_host/test_csr.py and test_certs_e2e.py.)
+import asyncio
 import os
 
-from station.certs import csr, der, p256
+from station.certs import csr, der, p256, signed, x509
 from station.certs.keystore import ACCEPTED, CS, REJECTED, V2G, Keystore
 from mptest import eq, raises
 from station.store import Store
 
-HEAP = "80K"  # mostly for compiling the modules from source here; frozen on the board (tools/bench/csr.py)
-TIMEOUT = 30
+HEAP = "96K"  # mostly for compiling the modules from source here; frozen on the board (tools/bench/csr.py)
+TIMEOUT = 60
 _ROOT = "/tmp/mpt_certs_install"
+_CA_D = 0x1234567890ABCDEF  # the test CA's private scalar (fixed: the test is deterministic)
+_BC = der.seq(der.seq(b"\x06\x03\x55\x1d\x13", b"\x01\x01\xff", der.tlv(0x04, der.seq(b"\x01\x01\xff"))))
+_YEARS = (b"260101000000Z", b"360101000000Z")
 
 
 def _ks():
@@ -17,16 +22,32 @@ def _ks():
     return Keystore(Store(_ROOT))
 
 
-def _fake_cert(x, y, compressed=False, validity=(b"260101000000Z", b"360101000000Z")):
-    # Structurally a v3 certificate (what the reader walks); its signature is junk, which the
-    # station does not check (no chain validation there).
-    pt = (b"\x02" if y % 2 == 0 else b"\x03") + p256.i2b(x) if compressed else b"\x04" + p256.i2b(x) + p256.i2b(y)
+def _cert(x, y, subject, issuer=None, d=_CA_D, ca=False, validity=_YEARS, compressed=False, serial=0x1234):
+    # A v3 certificate for point (x, y), signed (ECDSA-SHA256) by private scalar d.
+    pt = (b"\x02" if y % 2 == 0 else b"\x03") + p256.i2b(x) if compressed else csr.point(x, y)
     spki = der.seq(der.seq(der.OID_EC_PUBKEY, der.OID_P256), der.bits(pt))
     alg = der.seq(der.OID_ECDSA_SHA256)
-    nm = csr.name("CA", "Test CA")
     validity = der.seq(*(der.tlv(0x17 if len(t) == 13 else 0x18, t) for t in validity))
-    tbs = der.seq(der.tlv(0xA0, der.uint(2)), der.uint(0x1234), alg, nm, validity, csr.name("SN1", "Org"), spki)
-    return csr.pem(der.seq(tbs, alg, der.bits(b"\x30\x00")), "CERTIFICATE")
+    ext = (der.tlv(0xA3, _BC),) if ca else ()
+    tbs = der.seq(der.tlv(0xA0, der.uint(2)), der.uint(serial), alg, issuer or subject, validity, subject, spki, *ext)
+    r, s = p256.run(p256.sign(d, tbs))
+    return der.seq(tbs, alg, der.bits(der.seq(der.uint(r), der.uint(s))))
+
+
+_CA_NAME = csr.name("Test CA", "Test Org")
+
+
+def _ca():
+    x, y = p256.run(p256.public(_CA_D))
+    return x509.parse(_cert(x, y, _CA_NAME, ca=True))
+
+
+def _leaf(x, y, cn="SN1", org="Org", **kw):
+    return csr.pem(_cert(x, y, csr.name(cn, org), _CA_NAME, **kw), "CERTIFICATE")
+
+
+def _install(ks, kind, chain, anchors=None, cn="SN1"):
+    return asyncio.run(signed.install(ks, kind, chain, [_ca()] if anchors is None else anchors, "Org", cn))
 
 
 def _installed(ks, slot):
@@ -38,55 +59,79 @@ async def test_install_matching_certificate():
     ks = _ks()
     await ks.make_csr(CS, "SN1", "Org")
     p = ks.pending(CS)
-    chain = _fake_cert(p["x"], p["y"]) + _fake_cert(1, 2)  # leaf first, then a (junk) CA
-    eq(ks.install(CS, chain), (ACCEPTED, None))
+    chain = _leaf(p["x"], p["y"]) + csr.pem(_ca().der, "CERTIFICATE")  # leaf first, then the root itself
+    eq(_install(ks, CS, chain), (ACCEPTED, None))
     eq(ks.pending(CS), None)
-    eq(ks.can_request(CS, "SN1", "Org"), (True, None))
     rec = _installed(ks, "cs")
     eq(rec["chain"], chain)
     eq((rec["d"], rec["x"], rec["y"]), (p["d"], p["x"], p["y"]))  # the key of the CSR, kept with it
-    eq(ks.install(CS, chain), (ACCEPTED, None))  # the same CertificateSigned again: still fine
+    eq(_install(ks, CS, chain), (ACCEPTED, None))  # the same CertificateSigned again: still fine
     eq(_installed(Keystore(Store(_ROOT)), "cs")["chain"], chain)  # on flash
 
 
-async def test_renewal_keeps_old_certificate_until_new_one_arrives():
+async def test_chain_must_reach_a_trust_anchor_and_subject_be_ours():
     ks = _ks()
     await ks.make_csr(CS, "SN1", "Org")
     p = ks.pending(CS)
-    old = _fake_cert(p["x"], p["y"])
-    eq(ks.install(CS, old), (ACCEPTED, None))
+    eq(_install(ks, CS, _leaf(p["x"], p["y"]), anchors=[]), (REJECTED, "InvalidChain"))
+    eq(_install(ks, CS, _leaf(p["x"], p["y"], d=_CA_D + 1)), (REJECTED, "InvalidChain"))  # another signer
+    eq(_install(ks, CS, _leaf(p["x"], p["y"], cn="SN2")), (REJECTED, "SubjectMismatch"))
+    eq(_install(ks, CS, _leaf(p["x"], p["y"], org="Other")), (REJECTED, "SubjectMismatch"))
+    eq(_install(ks, CS, _leaf(p["x"], p["y"]), cn="SN2"), (REJECTED, "SubjectMismatch"))
+    assert ks.pending(CS) is not None  # still waiting for the right one
+    eq(_install(ks, CS, _leaf(p["x"], p["y"])), (ACCEPTED, None))
+
+
+async def test_renewal_keeps_old_certificate_until_new_one_connects():
+    ks = _ks()
     await ks.make_csr(CS, "SN1", "Org")
-    eq(_installed(ks, "cs")["chain"], old)
+    p = ks.pending(CS)
+    old = _leaf(p["x"], p["y"])
+    eq(_install(ks, CS, old), (ACCEPTED, None))
+    await ks.make_csr(CS, "SN1", "Org")
+    eq(_installed(ks, "cs")["chain"], old)  # in use while the renewal waits
     q = ks.pending(CS)
-    eq(ks.install(CS, _fake_cert(q["x"], q["y"], compressed=True)), (ACCEPTED, None))
-    assert _installed(ks, "cs")["chain"] != old
+    new = _leaf(q["x"], q["y"], compressed=True, serial=0x99)
+    eq(_install(ks, CS, new), (ACCEPTED, None))
+    eq(_installed(ks, "cs")["chain"], new)
+    eq(ks._load("cs.crt0", "chain")["chain"], old)  # the fallback (A02.FR.28)
+    assert ks.revert()  # the new one could not connect: the old one is back
+    eq(_installed(ks, "cs")["chain"], old)
+    assert not ks.revert()
+
+
+async def test_late_certificate_for_the_previous_request_still_fits():
+    ks = _ks()
+    await ks.make_csr(CS, "SN1", "Org")
+    p = ks.pending(CS)
+    await ks.make_csr(CS, "SN1", "Org")  # a second trigger before the first was signed
+    eq(_install(ks, CS, _leaf(p["x"], p["y"])), (ACCEPTED, None))
+    eq(_installed(ks, "cs")["d"], p["d"])
 
 
 async def test_combined_request_matches_typed_or_untyped_answer():
     ks = _ks()
     await ks.make_csr(None, "SN1", "Org")
     p = ks.pending(None)
-    eq(ks.install(CS, _fake_cert(p["x"], p["y"])), (ACCEPTED, None))
+    eq(_install(ks, CS, _leaf(p["x"], p["y"])), (ACCEPTED, None))
     assert _installed(ks, "comb") is not None  # a combined certificate, for both types
     await ks.make_csr(V2G, "SECC1", "Org")
     q = ks.pending(V2G)
-    eq(ks.install(None, _fake_cert(q["x"], q["y"])), (ACCEPTED, None))
+    eq(_install(ks, None, _leaf(q["x"], q["y"], cn="SECC1"), cn="SECC1"), (ACCEPTED, None))
 
 
 async def test_certificate_for_another_key_is_rejected():
     ks = _ks()
-    eq(ks.install(CS, _fake_cert(p256.GX, p256.GY)), (REJECTED, "NoPendingRequest"))
+    eq(_install(ks, CS, _leaf(p256.GX, p256.GY)), (REJECTED, "NoPendingRequest"))
     await ks.make_csr(CS, "SN1", "Org")
-    eq(ks.install(CS, _fake_cert(p256.GX, p256.GY)), (REJECTED, "KeyMismatch"))
+    eq(_install(ks, CS, _leaf(p256.GX, p256.GY)), (REJECTED, "KeyMismatch"))
     p = ks.pending(CS)
-    eq(ks.install(V2G, _fake_cert(p["x"], p["y"])), (REJECTED, "NoPendingRequest"))  # wrong slot
-    eq(ks.install("Bogus", _fake_cert(p["x"], p["y"])), (REJECTED, "UnknownType"))
+    eq(_install(ks, V2G, _leaf(p["x"], p["y"])), (REJECTED, "NoPendingRequest"))  # wrong slot
+    eq(_install(ks, "Bogus", _leaf(p["x"], p["y"])), (REJECTED, "UnknownType"))
     assert ks.pending(CS) is not None
 
 
 def _malformed(good):
-    from station.certs import x509
-
     yield from (None, 5, b"bytes", "", "garbage", "-----BEGIN CERTIFICATE-----\nMII")
     yield "-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n"
     yield good.replace("-----END CERTIFICATE-----", "")
@@ -96,44 +141,46 @@ def _malformed(good):
         yield csr.pem(body[:n], "CERTIFICATE")
     k = body.find(der.OID_EC_PUBKEY)
     # corrupted outer tags and lengths, key algorithm, curve, point format
-    for i in (0, 1, 4, 5, k + 3, k + len(der.OID_EC_PUBKEY) + 8, len(body) - 17 - 65):  # tail: sigAlg 12 + signature 5
+    for i in (0, 1, 4, 5, k + 3, k + len(der.OID_EC_PUBKEY) + 8):
         b = bytearray(body)
         b[i] ^= 0x5A
         yield csr.pem(bytes(b), "CERTIFICATE")
 
 
-async def test_expired_certificate_is_rejected():
+async def test_expired_or_future_certificate_is_rejected():
     ks = _ks()
     await ks.make_csr(CS, "SN1", "Org")
     p = ks.pending(CS)
     old = (b"150101000000Z", b"20200101000000Z")  # UTCTime and GeneralizedTime; the host clock is set
-    eq(ks.install(CS, _fake_cert(p["x"], p["y"], validity=old)), (REJECTED, "CertificateExpired"))
+    eq(_install(ks, CS, _leaf(p["x"], p["y"], validity=old)), (REJECTED, "CertificateExpired"))
+    future = (b"20900101000000Z", b"20991231235959Z")  # errata 2025-01: not valid yet is refused too
+    eq(_install(ks, CS, _leaf(p["x"], p["y"], validity=future)), (REJECTED, "NotYetValid"))
     assert ks.pending(CS) is not None
     bad = (b"2601010000Z", b"360101000000Z")  # a time without seconds: not DER
-    eq(ks.install(CS, _fake_cert(p["x"], p["y"], validity=bad)), (REJECTED, "InvalidCertificate"))
+    eq(_install(ks, CS, _leaf(p["x"], p["y"], validity=bad)), (REJECTED, "InvalidCertificate"))
     far = (b"20260101000000Z", b"20991231235959Z")
-    eq(ks.install(CS, _fake_cert(p["x"], p["y"], validity=far)), (ACCEPTED, None))
+    eq(_install(ks, CS, _leaf(p["x"], p["y"], validity=far)), (ACCEPTED, None))
 
 
 async def test_malformed_input_is_rejected_never_raised():
     ks = _ks()
     await ks.make_csr(CS, "SN1", "Org")
     p = ks.pending(CS)
-    good = _fake_cert(p["x"], p["y"])
+    good = _leaf(p["x"], p["y"])
     for c in _malformed(good):
-        status, reason = ks.install(CS, c)
+        status, reason = _install(ks, CS, c)
         eq(status, REJECTED)
-        eq(reason, "InvalidCertificate")
+        assert reason in ("InvalidCertificate", "ChainTooLong", "KeyMismatch", "InvalidChain"), reason
     assert ks.pending(CS) is not None
-    eq(ks.install(CS, good), (ACCEPTED, None))
+    eq(_install(ks, CS, good), (ACCEPTED, None))
 
 
 async def test_damaged_key_file_is_dropped_not_fatal():
     ks = _ks()
     await ks.make_csr(CS, "SN1", "Org")
     ks.store.write("cs.pend", b'{"d": "zz"')
-    eq(ks.install(CS, _fake_cert(1, 2)), (REJECTED, "NoPendingRequest"))
-    eq(ks.can_request(CS, "SN1", "Org"), (True, None))  # nothing left to wait for: not blocked
+    eq(_install(ks, CS, _leaf(1, 2)), (REJECTED, "NoPendingRequest"))
+    eq(ks.can_request(CS, "SN1", "Org"), (True, None))
 
 
 def test_der_reader_bounds_and_times():

@@ -127,7 +127,10 @@ async def test_certificate_rows():
     a, p, trig = queued(st)[-1]
     eq((a, p["certificateType"], trig), ("SignCertificate", "ChargingStationCertificate", True))
     assert p["csr"].startswith("-----BEGIN CERTIFICATE REQUEST-----")
-    eq(await ask(st, "SignChargingStationCertificate"), ("Rejected", "CsrPending"))
+    # F06.FR.10: a trigger while a CSR waits still gets its SignCertificateRequest: a new key, and the
+    # queued message carries the newer CSR instead of going twice
+    eq(await ask(st, "SignChargingStationCertificate"), ("Accepted", None))
+    eq([q[1]["csr"] == p["csr"] for q in queued(st, "SignCertificate")], [False])
     _csr_answer(st, "Rejected")  # the CSMS will not sign
     eq(await ask(st, "SignChargingStationCertificate"), ("Accepted", None))
     st.dm.put("ISO15118Ctrlr", "V2GCertificateInstallationEnabled", True)
@@ -148,16 +151,30 @@ async def test_answer_that_never_reached_the_csms_leaves_no_csr_pending():
     eq(len(queued(st, "SignCertificate")), 1)
 
 
-async def test_csms_that_accepts_and_never_signs_blocks_renewal_only_for_the_wait():
-    st = _station(dm={"SecurityCtrlr.CertSigningWaitMinimum": 0})
-    eq(await ask(st, "SignChargingStationCertificate"), ("Accepted", None))
-    _csr_answer(st, "Accepted")  # ... and then no CertificateSigned ever comes
-    eq(await ask(st, "SignChargingStationCertificate"), ("Accepted", None))
-    st.dm.put("SecurityCtrlr", "CertSigningWaitMinimum", 3600)
-    _csr_answer(st, "Accepted")
-    eq(await ask(st, "SignChargingStationCertificate"), ("Rejected", "CsrPending"))
-    st2 = hs.make(fresh=False, dm={"SecurityCtrlr.CertSigningWaitMinimum": 3600})  # a reboot
-    eq(await ask(st2, "SignChargingStationCertificate"), ("Accepted", None))
+async def test_csms_that_accepts_and_never_signs_gets_the_same_csr_again_w_then_2w():
+    from station import clock
+
+    st = _station(dm={"SecurityCtrlr.CertSigningWaitMinimum": 10, "SecurityCtrlr.CertSigningRepeatTimes": 1})
+    real = clock.mono
+    now = [clock.mono()]
+    t0 = now[0]
+    clock.mono = lambda: now[0]
+    try:
+        eq(await ask(st, "SignChargingStationCertificate"), ("Accepted", None))
+        first = queued(st, "SignCertificate")[0][1]
+        _csr_answer(st, "Accepted")  # ... and then no CertificateSigned comes (TC_A_23)
+        sent = []
+        for dt in range(0, 200):
+            now[0] = t0 + dt
+            st.tick()
+            for q in queued(st, "SignCertificate"):
+                eq((q[1], q[2]), (first, False))  # the same CSR, same key; not a triggered message
+                sent.append(dt)
+                _csr_answer(st, "Accepted")
+        eq(sent, [10, 30])  # after W, then after 2W more; RepeatTimes 1 = one doubling, then stop
+        eq(await ask(st, "SignChargingStationCertificate"), ("Accepted", None))  # a trigger starts again
+    finally:
+        clock.mono = real
 
 
 async def test_csr_that_cannot_be_built_gives_its_places_back():

@@ -27,7 +27,10 @@ OUT = os.path.join(ROOT, "firmware", "station", "transport", "schema_tbl.py")
 INCOMING = (  # every action the station has a handler for (tests_host/test_rpc_schemas.py checks both ways)
     "CertificateSigned",
     "ChangeAvailability",
+    "DeleteCertificate",
+    "GetInstalledCertificateIds",
     "GetVariables",
+    "InstallCertificate",
     "SetVariables",
     "TriggerMessage",
 )
@@ -38,6 +41,7 @@ OUTGOING = (
     "Heartbeat",
     "LogStatusNotification",
     "MeterValues",
+    "SecurityEventNotification",
     "SignCertificate",
     "StatusNotification",
     "TransactionEvent",

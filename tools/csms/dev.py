@@ -185,6 +185,7 @@ class CSMS:
         self.log = []
         self.cps = {}
         self.connects = []  # (t, station, path, headers dict)
+        self.client_certs = []  # (station, DER or None) per TLS connection
         self._cond = threading.Condition()
         self._loop = None
         self._thread = None
@@ -257,6 +258,9 @@ class CSMS:
     def _process_request(self, connection, request):
         station = request.path.rstrip("/").split("/")[-1]
         self.connects.append((time.time(), station, request.path, dict(request.headers)))
+        tls = connection.transport.get_extra_info("ssl_object") if self.ssl else None
+        if tls is not None:  # the station's client certificate (security profile 3), DER, or None
+            self.client_certs.append((station, tls.getpeercert(binary_form=True)))
         if self.passwords is not None:
             want = self.passwords.get(station)
             got = request.headers.get("Authorization", "")

@@ -2,7 +2,8 @@
 
     .venv/bin/python tools/sim.py --csms ws://HOST:PORT/PATH --id STATION_ID [--evses N]
         [--meter sdm630|sdm120|abb_b23|em340] [--state DIR] [--control PORT] [--password PW]
-        [--ca FILE] [--heap SIZE] [--serial SN] [--org NAME] [--dm KEY=VALUE ...] [--reset-cause CAUSE]
+        [--ca FILE] [--client-cert FILE --client-key FILE] [--heap SIZE] [--serial SN] [--org NAME]
+        [--dm KEY=VALUE ...] [--reset-cause CAUSE]
         [--clock-start ISO8601] [--image PATH | --version V | --no-image]
 
 It starts the meter simulator (pymodbus, one meter per EVSE on a pseudo-terminal RS485 bus), then the
@@ -108,6 +109,9 @@ class Sim:
             cfg["clock_start"] = self.a.clock_start
         if self.a.ca:
             cfg["ca"] = self.ca_der(self.a.ca)
+        if self.a.client_cert:  # security profile 3: the certificate the station was provisioned with
+            cfg["cert"] = os.path.abspath(self.a.client_cert)
+            cfg["key"] = os.path.abspath(self.a.client_key)
         if self.slots:
             cfg["slots"] = self.slots
         cfg["wdt"] = self.wdt_path
@@ -367,6 +371,8 @@ def parse_args(argv=None):
     ap.add_argument("--control", type=int, help="control port on 127.0.0.1 (0: any free port)")
     ap.add_argument("--password", help="HTTP Basic password (SecurityCtrlr.BasicAuthPassword)")
     ap.add_argument("--ca", help="CA certificate (PEM or DER) for wss://")
+    ap.add_argument("--client-cert", help="client certificate chain (PEM or DER) for security profile 3")
+    ap.add_argument("--client-key", help="its private key (PEM or DER)")
     ap.add_argument("--heap", default="256K", help="MicroPython heap, e.g. 128K")
     ap.add_argument("--serial", help="serial number (default: the station id)")
     ap.add_argument("--org", default="OpenCharge Test", help="SecurityCtrlr.OrganizationName")

@@ -23,3 +23,12 @@ first use). Flash files: <slot>.pend / <slot>.crt in the given Store. An optiona
 leaves it out answers the certificate triggers NotImplemented.
 Needs 3-argument pow (Unix and ESP32 ports have it); pow(x, -1, m) is avoided: MicroPython returns 0.
 """
+
+ROOTS = "cmov"  # file-name letters of the installed CA types (certs/roots.py), so counting needs no parser
+
+
+def installed(store):
+    """File names of the installed CA certificates in the certificate store (certs/roots.py)."""
+    out = [n for n in store.names() if len(n) == 3 and n[0] in ROOTS and n[1:].isdigit()]
+    out.sort()
+    return out

@@ -45,3 +45,9 @@ def pem(data, label="CERTIFICATE REQUEST"):
         lines.append(b64[i : i + 64])
     lines.append("-----END %s-----" % label)
     return "\n".join(lines) + "\n"
+
+
+def ec_key(d, x, y):
+    """SEC1 ECPrivateKey DER (RFC 5915) of the key pair: what TLS client authentication loads."""
+    return der.seq(der.uint(1), der.tlv(0x04, p256.i2b(d)), der.tlv(0xA0, der.OID_P256),
+                   der.tlv(0xA1, der.bits(point(x, y))))

@@ -1,11 +1,12 @@
 # Station key pairs and certificates on flash, one slot per certificate type:
-#   <slot>.pend  the key of the CSR sent last, waiting for its CertificateSigned (never leaves the station)
-#   <slot>.crt   the installed certificate chain with its key
+#   <slot>.pend   the key of the CSR sent last, waiting for its CertificateSigned (never leaves the station)
+#   <slot>.pend0  the one before it, so a certificate for it that arrives late still finds its key
+#   <slot>.crt    the installed certificate chain with its key
+#   <slot>.crt0   the one it replaced, kept until the new one has connected once (A02.FR.10/28)
 # Each file is a line "<d hex> <x hex> <y hex> <unix time>" and then the PEM text (CSR or chain), written
 # atomically by station.store, so a power cut leaves a whole file. Not JSON: a chain of up to 10 kB
 # would be escaped and copied again, and heap without PSRAM is tight.
-# The private key of an installed certificate stays until a new certificate replaces it: the station
-# keeps using the old one while a renewal is pending.
+# What a certificate must be to be installed is checked by certs/signed.py; this module only keeps keys.
 import asyncio
 from station import clock
 from station import log
@@ -16,7 +17,7 @@ V2G = "V2GCertificate"
 ACCEPTED = "Accepted"
 REJECTED = "Rejected"
 _SLOTS = {CS: "cs", V2G: "v2g", None: "comb"}  # None: SignCombinedCertificate / type omitted
-_MAX_CHAIN = 10000  # CertificateSignedRequest.certificateChain maxLength
+_KINDS = {"cs": CS, "v2g": V2G, "comb": None}
 
 
 def _slot(kind):
@@ -26,12 +27,21 @@ def _slot(kind):
     return s
 
 
+def slots_for(kind):
+    """The slots a CertificateSigned of this certificateType may answer: its own, and the combined one
+    (a combined request may come back typed; an untyped answer may be for any)."""
+    s = _slot(kind)
+    return [s, "comb"] if kind is not None else [s, "cs", "v2g"]
+
+
 class Keystore:
     def __init__(self, store, every=8):
         self.store = store
         self.every = every  # scalar-multiplication bits between event-loop yields
         self._busy = set()  # slots whose CSR is reserved or being built (not on flash yet)
-        self._asked = {}  # slot -> clock.mono() when its CSR was built in this boot (blocks a new one a while)
+        # slot -> [clock.mono() when due, wait s, resends left]: CSR resends (A02.FR.17-19), RAM only:
+        # after a reboot the key waits on flash and the next trigger starts again
+        self._retry = {}
 
     def _load(self, name, body=None):
         # -> {"d", "x", "y", "t"} (+ body: the PEM text under that key), or None
@@ -50,7 +60,6 @@ class Keystore:
             # (Only parse errors: a MemoryError here must never cost us the key.)
             log.warn("certs", "dropping unreadable %s: %r", name, e)
             self.store.remove(name)
-            self._asked.pop(name.split(".")[0], None)  # nothing left to wait for
             return None
 
     def _save(self, name, d, pub, t, pem):
@@ -61,20 +70,16 @@ class Keystore:
         """The waiting request of this type: dict with "csr" (PEM) and "t" (Unix time built), or None."""
         return self._load(_slot(kind) + ".pend", "csr")
 
-    def can_request(self, kind, cn, org, max_wait=None):
-        """(True, None) when a CSR of this type can be built now, else (False, reasonCode).
-        max_wait: seconds after which a request still unanswered no longer blocks a new one. Only a
-        request of this boot blocks (RAM, monotonic time): after a reboot the key waits on flash for a
-        late CertificateSigned, but a new trigger is served."""
+    def can_request(self, kind, cn, org):
+        """(True, None) when a CSR of this type can be built now, else (False, reasonCode). A request
+        already sent does not block a new one (F06.FR.10: a trigger gets its SignCertificateRequest; the
+        new key replaces the waiting one, whose key is kept one generation back for a late answer)."""
         try:
             slot = _slot(kind)
             csr.name(cn, org)
         except ValueError:
             return False, "MissingIdentity"  # unset or over-long serial / organisation / SECC id
         if slot in self._busy:
-            return False, "CsrPending"
-        t = self._asked.get(slot)
-        if t is not None and (max_wait is None or clock.mono() - t < max_wait):
             return False, "CsrPending"
         return True, None
 
@@ -91,8 +96,32 @@ class Keystore:
         """Forget the waiting request (its key is lost: a late CertificateSigned for it is then rejected)."""
         slot = _slot(kind)
         self._busy.discard(slot)
-        self._asked.pop(slot, None)
+        self._retry.pop(slot, None)
         self.store.remove(slot + ".pend")
+
+    def backoff(self, kind, wait, times):
+        """The CSMS accepted the CSR: resend it after wait s, then 2*wait, ... (times doublings, so
+        times + 1 resends, TC_A_23), unless its certificate arrives first."""
+        self._retry[_slot(kind)] = [clock.mono() + wait, wait, times + 1]
+
+    def stop(self, kind):
+        """No more resends for this type (a certificate arrived, valid or not: A02.FR.20)."""
+        self._retry.pop(_slot(kind), None)
+
+    def due(self):
+        """Kinds whose pending CSR is to be resent now (each call advances their schedule)."""
+        out = []
+        t = clock.mono()
+        for slot in list(self._retry):
+            r = self._retry[slot]
+            if t >= r[0]:
+                r[2] -= 1
+                r[1] *= 2
+                r[0] = t + r[1]
+                if r[2] <= 0:
+                    del self._retry[slot]
+                out.append(_KINDS[slot])
+        return out
 
     async def _drive(self, gen):
         r = None
@@ -115,63 +144,64 @@ class Keystore:
             d = p256.new_key()
             pub = await self._drive(p256.public(d))
             pem = csr.pem(await self._drive(csr.build(d, pub, cn, org)))
+            old = self.store.read(slot + ".pend")
+            if old is not None:  # kept one generation back: the CSMS may still sign it
+                self.store.write(slot + ".pend0", old)
             self._save(slot + ".pend", d, pub, t0, pem)
-            self._asked[slot] = clock.mono()
+            self._retry.pop(slot, None)  # the new request gets its own back-off once accepted
         finally:
             self._busy.discard(slot)
         log.info("certs", "CSR for %s built (CN=%s, O=%s)", kind or "combined", cn, org)
         return pem
 
-    def install(self, kind, chain):
-        """Handle CertificateSigned: kind is its certificateType (None when omitted), chain the PEM chain,
-        leaf first. Returns (ACCEPTED, None) or (REJECTED, reasonCode). Never raises for bad input.
-        Checked: the leaf parses, its public key is ours, it has not expired (when the clock is set).
-        NOT checked: the CA chain's signatures (no X.509 path validation on the station)."""
-        try:
-            slots = [_slot(kind)]
-        except ValueError:
-            return REJECTED, "UnknownType"
-        if kind is not None:
-            slots.append("comb")  # a combined request may come back typed
-        else:
-            slots += ["cs", "v2g"]
-        from station.certs import x509  # the reader loads only when a certificate arrives
-
-        try:
-            if not isinstance(chain, str) or len(chain) > _MAX_CHAIN:
-                raise ValueError("not a chain")
-            _, na, spki = x509.cert_fields(x509.unpem(chain)[0])
-            x, y, par = x509.ec_point(spki)
-        except Exception as e:  # untrusted input: anything malformed is a rejection, never a crash
-            log.warn("certs", "CertificateSigned rejected: %r", e)
-            return REJECTED, "InvalidCertificate"
-        now = clock.rfc3339().encode()
-        if clock.known() and na < now.replace(b"-", b"").replace(b"T", b"").replace(b":", b""):
-            # Only expiry, and only once the clock is known (before, the board RTC may count from 2000);
-            # notBefore is not checked: it often sits a little ahead of a station's clock.
-            log.warn("certs", "CertificateSigned rejected: expired")
-            return REJECTED, "CertificateExpired"
+    def match(self, kind, x, y, parity):
+        """(slot, file name, record) of the key (x, y) among the requests and certificates a CertificateSigned
+        of this type may answer, or (None, waiting, None) with waiting True when a request is pending.
+        y None: a compressed point, compare parity."""
         waiting = False
-        for slot in slots:
-            for name in (slot + ".pend", slot + ".crt"):  # .crt: the same certificate sent again
+        for slot in slots_for(kind):
+            for name in (slot + ".pend", slot + ".pend0", slot + ".crt"):  # .crt: the same certificate again
                 rec = self._load(name)
                 if rec is None:
                     continue
-                waiting = waiting or name.endswith(".pend")
-                if rec["x"] == x and (rec["y"] == y if y is not None else (rec["y"] & 1) == par):
-                    self._save(slot + ".crt", rec["d"], (rec["x"], rec["y"]), clock.now(), chain)
-                    if name.endswith(".pend"):
-                        self.store.remove(name)
-                        self._asked.pop(slot, None)
-                    log.info("certs", "certificate installed in slot %s", slot)
-                    return ACCEPTED, None
-        log.warn("certs", "CertificateSigned for a key we do not hold")
-        return REJECTED, "KeyMismatch" if waiting else "NoPendingRequest"
+                waiting = waiting or ".pend" in name
+                if rec["x"] == x and (rec["y"] == y if y is not None else (rec["y"] & 1) == parity):
+                    return slot, name, rec
+        return None, waiting, None
 
-    def certificate_signed(self, req):
-        """CertificateSignedRequest payload -> CertificateSignedResponse payload."""
-        st, reason = self.install(req.get("certificateType"), req["certificateChain"])
-        resp = {"status": st}
-        if reason:
-            resp["statusInfo"] = {"reasonCode": reason}
-        return resp
+    def keep(self, slot, name, rec, chain):
+        """Install a checked chain under the key it matched (see match). The certificate it replaces
+        stays as <slot>.crt0 until the new one has connected (confirm) or failed to (revert)."""
+        crt = slot + ".crt"
+        if name != crt:
+            old = self.store.read(crt)
+            if old is not None:
+                self.store.write(slot + ".crt0", old)
+        self._save(crt, rec["d"], (rec["x"], rec["y"]), clock.now(), chain)
+        self._retry.pop(slot, None)  # signed: no more resends of its request
+        if name != crt:
+            self.store.remove(name)
+        log.info("certs", "certificate installed in slot %s", slot)
+
+    def client(self, slot="cs"):
+        """(chain PEM, key DER) of the installed certificate in slot, for TLS client authentication,
+        or None. The combined certificate stands in for a missing ChargingStationCertificate."""
+        for s in (slot, "comb"):
+            rec = self._load(s + ".crt", "chain")
+            if rec is not None:
+                return rec["chain"], csr.ec_key(rec["d"], rec["x"], rec["y"])
+        return None
+
+    def confirm(self, slot="cs"):
+        """The new client certificate connected: the old one goes (A02.FR.10)."""
+        self.store.remove(slot + ".crt0")
+
+    def revert(self, slot="cs"):
+        """The new client certificate could not connect: the old one is back (A02.FR.28); False when
+        there is no old one."""
+        old = self.store.read(slot + ".crt0")
+        if old is None:
+            return False
+        self.store.write(slot + ".crt", old)
+        self.store.remove(slot + ".crt0")
+        return True

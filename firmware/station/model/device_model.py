@@ -49,6 +49,11 @@ _DEFS = (
     ("SecurityCtrlr", "Identity", None, "s", "", _RO, (0, 48)),
     # Spec silent on a default; 60 s lets a CSMS that signs by hand keep the pending CSR for a while.
     ("SecurityCtrlr", "CertSigningWaitMinimum", None, "i", 60, 0, (0, 86400)),
+    # Spec silent on a default; 3 doublings: resends after W, 2W, 4W and 8W, then wait for a trigger.
+    ("SecurityCtrlr", "CertSigningRepeatTimes", None, "i", 3, 0, (0, 10)),
+    ("SecurityCtrlr", "MaxCertificateChainSize", None, "i", 10000, _RO, (0, 10000)),
+    ("SecurityCtrlr", "CertificateEntries", None, "i", 0, _RO, (0, 100)),  # installed CA certificates
+    ("SecurityCtrlr", "AdditionalRootCertificateCheck", None, "b", False, _RO, None),  # M05.FR.09-16: not built
     ("ISO15118Ctrlr", "SeccId", None, "s", "", 0, (0, 64)),
     ("ISO15118Ctrlr", "V2GCertificateInstallationEnabled", None, "b", False, 0, None),
 )
@@ -115,6 +120,10 @@ class DeviceModel:
         self._set[k] = value
         if self._store:
             self._store.write(_FILE, json.dumps({"set": self._set}))
+
+    def show(self, comp, var, value):
+        """A read-only value the station reports (e.g. CertificateEntries): in RAM, never on flash."""
+        self._vals[_key(comp, var, None)] = value
 
     def measurands(self, comp, var):
         v = self.get(comp, var)

@@ -3,7 +3,11 @@
 # session, its socket is closed and triggered messages are discarded (F06.FR.09).
 #
 #   c = Connection(dm, rpc, registration, outbox, url, station_id, ssl=None, max_size=16384, feed=None)
+#                             # ssl: a TLS context, or a function making one per connection (new trust
+#                             #   anchors and client certificates count from the next connection on)
 #   await c.run()             # forever
+#   c.new_client()            # a new client certificate is installed: reconnect with it (profile 3), and
+#                             #   c.on_trial(ok) says once whether it connected (A02.FR.10/28)
 #   c.online()                # a session is up and registered: events go straight to the CSMS
 #   feed()                    # the watchdog, fed around the blocking DNS look-up
 # Reads SecurityCtrlr.SecurityProfile and BasicAuthPassword (from the next connection on) and
@@ -21,13 +25,23 @@ def _rand(n):
     return int.from_bytes(os.urandom(2), "big") % (n + 1) if n > 0 else 0
 
 
-def tls(cfg):
-    """The client TLS context of a wss:// configuration (cfg["ca"]: the CSMS's CA in DER), or None."""
+_TRIES = 2  # failed connects with a new client certificate before the old one is taken back
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def tls(cfg, anchors=(), client=None):
+    """The client TLS context of a wss:// configuration, or None. cfg["ca"]: the CSMS's CA in DER;
+    anchors: more trust anchors (DER: installed CSMSRootCertificates); client: (chain PEM, key DER) for
+    security profile 3, else cfg["cert"] / cfg["key"] (files) when configured."""
     if not cfg["csms"].startswith("wss:"):
         return None
-    with open(cfg.get("ca"), "rb") as f:  # DER: MicroPython's tls refuses PEM here
-        cadata = f.read()
-    return wsmod.tls_context(cadata)
+    if client is None and cfg.get("cert"):
+        client = (_read(cfg["cert"]), _read(cfg["key"]))
+    return wsmod.tls_context([_read(cfg.get("ca"))] + list(anchors), *(client or ()))
 
 
 class Connection:
@@ -44,8 +58,28 @@ class Connection:
         self._addr = None  # the CSMS's address, resolved once (DNS blocks the event loop)
         self.connects = 0
         self.ws = None
+        self.on_trial = None
+        self._trial = 0  # > 0: the client certificate is new and has not connected; failures so far + 1
         rpc.on_sent = reg.sent
         rpc.guard = reg.guard
+
+    def new_client(self):
+        if self._dm.get("SecurityCtrlr", "SecurityProfile") != 3:
+            return  # stored; profiles 1 and 2 present no client certificate
+        log.info(_TAG, "new client certificate: reconnecting with it")
+        self._trial = 1
+        if self.ws is not None:
+            self.ws.abort()
+
+    def _tried(self, ok):
+        if not self._trial:
+            return
+        if ok or self._trial >= _TRIES:
+            self._trial = 0
+            if self.on_trial:
+                self.on_trial(ok)
+        else:
+            self._trial += 1
 
     def online(self):
         return self._ob.state == "accepted" and self._rpc.ws is not None
@@ -81,16 +115,19 @@ class Connection:
         failures = 0
         while True:
             try:
-                ws = await wsmod.connect(self.url, auth=self._auth(), ssl=self._ssl, max_size=self._max,
+                ssl = self._ssl() if callable(self._ssl) else self._ssl
+                ws = await wsmod.connect(self.url, auth=self._auth(), ssl=ssl, max_size=self._max,
                                          addr=self._resolve())
             except Exception as e:  # refused, DNS, TLS, handshake: all mean "try again later"
                 self._addr = None  # the CSMS may have moved: look it up again next time
+                self._tried(False)
                 wait = self._backoff_s(failures)
                 failures += 1
                 log.warn(_TAG, "connect to %s failed: %r; retry in %d s", self.url, e, wait)
                 await asyncio.sleep(wait)
                 continue
             failures = 0
+            self._tried(True)
             self.connects += 1
             log.info(_TAG, "connected to %s", self.url)
             try:

@@ -217,12 +217,14 @@ async def _response(s, key, protocol):
 
 
 def tls_context(cadata, cert=None, key=None):
-    """Client TLS context: server verified against a CA given in DER (profile 2), optional client cert (3)."""
+    """Client TLS context: server verified against the CA (DER, or a list of them: each is a trust anchor)
+    (profile 2), optional client certificate chain and key (profile 3)."""
     import tls
 
     ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
     ctx.verify_mode = tls.CERT_REQUIRED
-    ctx.load_verify_locations(cadata)  # positional and DER: MicroPython refuses keywords and PEM here
+    for ca in cadata if isinstance(cadata, list) else (cadata,):
+        ctx.load_verify_locations(ca)  # positional: MicroPython refuses keywords; each call adds one
     if cert is not None:
         ctx.load_cert_chain(cert, key)
     return ctx

@@ -61,9 +61,9 @@ def prepare(v, kind, evse):
     else:
         ctype, cn = (_CS if kind == "SignChargingStationCertificate" else None), v.serial
     org = v.dm.get("SecurityCtrlr", "OrganizationName")
-    # MissingIdentity: serial/SECC id or organisation unset; CsrPending: one is being built, or was sent
-    # less than CertSigningWaitMinimum ago and may still be signed.
-    ok, reason = v.keys.can_request(ctype, cn, org, v.dm.get("SecurityCtrlr", "CertSigningWaitMinimum"))
+    # MissingIdentity: serial/SECC id or organisation unset; CsrPending: one is being built right now (it
+    # is the message this trigger asks for). One already sent does not block: F06.FR.10.
+    ok, reason = v.keys.can_request(ctype, cn, org)
     if not ok:
         return REJECTED, reason, None
     v.keys.reserve(ctype)  # a second trigger before the CSR is built is refused, not doubled
@@ -71,6 +71,29 @@ def prepare(v, kind, evse):
 
 
 def _answered(v, ctype, res):
-    # A CSMS that refuses to sign will never send CertificateSigned: do not block the next request.
-    if not res or res.get("status") != "Accepted":
+    if res and res.get("status") == "Accepted":  # resend it until signed (A02.FR.17-19)
+        dm = v.dm
+        v.keys.backoff(ctype, dm.get("SecurityCtrlr", "CertSigningWaitMinimum"),
+                       dm.get("SecurityCtrlr", "CertSigningRepeatTimes"))
+    else:  # a CSMS that refuses to sign will never send CertificateSigned for it
         v.keys.cancel(ctype)
+
+
+def resend(v, ctype):
+    """The same CSR again (same key, so a certificate for any of the copies fits: TC_A_23), not triggered:
+    it waits for an Accepted registration like any spontaneous message."""
+    p = v.keys.pending(ctype)
+    if p is None:  # signed or cancelled meanwhile
+        v.keys.stop(ctype)
+        return
+    log.info("trigger", "SignCertificate (%s) resent: no certificate yet", ctype or "combined")
+    pl = {"csr": p["csr"]}
+    if ctype:
+        pl["certificateType"] = ctype
+    v.outbox.put("SignCertificate", pl, key="Resend" + (ctype or "Combined"),
+                 on_result=lambda res: _resent(v, ctype, res))
+
+
+def _resent(v, ctype, res):
+    if res and res.get("status") != "Accepted":
+        v.keys.stop(ctype)  # refused now: keep the key for a late certificate, stop asking
