@@ -145,8 +145,7 @@ class Keystore:
         except Exception as e:  # untrusted input: anything malformed is a rejection, never a crash
             log.warn("certs", "CertificateSigned rejected: %r", e)
             return REJECTED, "InvalidCertificate"
-        now = clock.rfc3339().encode()
-        if clock.known() and na < now.replace(b"-", b"").replace(b"T", b"").replace(b":", b""):
+        if clock.known() and na < x509.time_of(clock.rfc3339()):
             # Only expiry, and only once the clock is known (before, the board RTC may count from 2000);
             # notBefore is not checked: it often sits a little ahead of a station's clock.
             log.warn("certs", "CertificateSigned rejected: expired")
