@@ -1,5 +1,5 @@
-# ECDSA P-256 verification, DER signatures, point decompression under MicroPython
-# (station.certs.p256); the checks against `cryptography` are in tests_host/test_verify.py.
+# ECDSA P-256 verification, DER signatures, point decompression and RSA key limits under MicroPython
+# (station.certs.p256, rsa); the checks against `cryptography` are in tests_host/test_verify.py.
 import hashlib
 
 from station.certs import der, p256
@@ -76,3 +76,24 @@ def test_verify_own_signatures_and_edges():
         for m in (b"a", b"bc", b"xyz"):
             r2, s2 = p256.run(p256.sign(k, m))
             eq(p256.run(p256.verify(qx, qy, hashlib.sha256(m).digest(), r2, s2)), True)
+
+
+def test_rsa_key_limits():
+    from station.certs import rsa
+
+    def pub(n, e):
+        return der.seq(der.uint(n), der.uint(e))
+
+    n = (1 << 2047) | 1
+    eq(rsa.key(pub(n, 65537)), (n, 65537))
+    e = raises(ValueError, rsa.key, pub((1 << 2046) | 1, 65537))  # 2047 bits: OCPP A00.FR.503
+    assert str(e).startswith("unsupported key"), e
+    raises(ValueError, rsa.key, pub((1 << 4096) | 1, 65537))  # 4097 bits
+    eq(rsa.key(pub((1 << 4095) | 1, 3))[1], 3)
+    for bad in (pub(n, 1), pub(n, 4), pub(n - 1, 65537), pub(n, n + 2), der.seq(der.uint(n)), pub(n, 3) + b"\x00",
+                pub(n, 1 << 300 | 1), der.seq(b"\x02\x01\xff", der.uint(3))):
+        raises(ValueError, rsa.key, bad)
+    eq(rsa._nbits(1), 1)
+    eq(rsa._nbits(255), 8)
+    eq(rsa._nbits(256), 9)
+    eq(rsa._nbits(n), 2048)
