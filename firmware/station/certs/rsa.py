@@ -91,7 +91,7 @@ def verify(n, e, h, sig, pss=None):
 def _v15(k, h):
     # EMSA-PKCS1-v1_5 (RFC 8017 9.2): the whole expected block, compared at once. k >= 256 here, so the
     # padding is well over its minimum of 8 octets.
-    return b"\x00\x01" + b"\xff" * (k - 3 - len(_DI) - _HLEN) + b"\x00" + _DI + h
+    return b"".join((b"\x00\x01", b"\xff" * (k - 3 - len(_DI) - _HLEN), b"\x00", _DI, h))
 
 
 def _mgf1(seed, n):
@@ -112,9 +112,10 @@ def _pss(m, em_bits, h):
     if em[-1] != 0xBC:
         return False
     hh = em[db_len:-1]
-    db = int.from_bytes(em[:db_len], "big") ^ int.from_bytes(_mgf1(hh, db_len), "big")
-    db &= (1 << em_bits - 8 * _HLEN - 8) - 1  # step 9: clear the bits above emBits
-    db = db.to_bytes(db_len, "big")
+    db = bytearray(_mgf1(hh, db_len))
+    for i in range(db_len):  # in place: a few hundred small-int steps, no big ints of the block's size
+        db[i] ^= em[i]
+    db[0] &= 0xFF >> (8 * em_len - em_bits)  # step 9: clear the bits above emBits
     # step 10, salt recovered: DB = zeros || 0x01 || salt
     i = 0
     while i < db_len and not db[i]:
