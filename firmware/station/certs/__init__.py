@@ -32,10 +32,12 @@ it works, its last value is the result; malformed input is a ValueError, never a
                                                  #   "PathLength" | "BadSignature" | "NoTrustAnchor" |
                                                  #   "Unsupported" | "ChainLength"
 
-Lower layers: p256 (curve, ECDSA-SHA256 signing with RFC 6979 nonces and verification, as generators that
-yield per bit; DER signatures, point decompression), rsa (RSA 2048..4096 PSS / PKCS#1 v1.5 verification),
-der (DER encoder, OIDs), csr (PKCS#10 build, PEM out), x509 (bounds-checked PEM/DER reader, with exts for
-extensions and names for Names and hash data). Only SHA-256: MicroPython's hashlib on the ESP32 has no SHA-384.
+Lower layers: p256 (curve, ECDSA-SHA256 signing with RFC 6979 nonces, as generators that yield per bit),
+ecdsa (verification, a generator too, DER signatures, point decompression; also as p256.verify ...), rsa
+(RSA 2048..4096 PSS / PKCS#1 v1.5 verification), der (DER encoder, OIDs), csr (PKCS#10 build, PEM out),
+x509 (bounds-checked PEM/DER reader; the full certificate reader is cert, with exts for extensions and names
+for Names and hash data, all loaded on first use through x509). Only SHA-256: MicroPython's hashlib on the
+ESP32 has no SHA-384.
 Flash files: <slot>.pend / <slot>.crt in the given Store. An optional package: a board that leaves it out
 answers the certificate triggers NotImplemented.
 Needs 3-argument pow (Unix and ESP32 ports have it); pow(x, -1, m) is avoided: MicroPython returns 0.

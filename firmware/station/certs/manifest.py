@@ -3,7 +3,7 @@
 # NotImplemented.
 package(  # noqa: F821
     "station/certs",
-    files=("__init__.py", "cert.py", "csr.py", "der.py", "exts.py", "keystore.py", "names.py", "p256.py",
+    files=("__init__.py", "cert.py", "csr.py", "der.py", "ecdsa.py", "exts.py", "keystore.py", "names.py", "p256.py",
            "rsa.py", "verify.py", "x509.py"),
     base_path="../..",
 )

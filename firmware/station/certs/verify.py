@@ -1,4 +1,4 @@
-# Signature checks for certificates and signed data: the one module callers use (over p256, rsa, x509).
+# Signature checks for certificates and signed data: the one module callers use (over ecdsa, rsa, x509).
 # SHA-256 only: ECDSA P-256 (ecdsa-with-SHA256) and RSA 2048..4096 (sha256WithRSAEncryption, RSASSA-PSS
 # with SHA-256 and MGF1-SHA256). MicroPython's hashlib on the ESP32 has no SHA-384 or SHA-512, so
 # ecdsa-with-SHA384, sha384WithRSAEncryption, P-384 keys ... are "unsupported" (ValueError).
@@ -40,16 +40,16 @@ def _check(spki, h, sig, kind):
         if kind not in (None, "ec"):
             yield False  # an RSA algorithm over an EC key: no signature fits
             return
-        from station.certs import p256
+        from station.certs import ecdsa
 
         try:
             if y is None:
-                y = p256.decompress(x, par)
-            r, s = p256.der_sig(sig)
+                y = ecdsa.decompress(x, par)
+            r, s = ecdsa.der_sig(sig)
         except ValueError:  # no such point, or a broken signature: it does not verify
             yield False
             return
-        yield from p256.verify(x, y, h, r, s)
+        yield from ecdsa.verify(x, y, h, r, s)
     elif oid == OID_RSA:
         from station.certs import rsa
 
