@@ -18,14 +18,16 @@ _DI = b"\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04
 
 
 def _nbits(n):
-    # MicroPython's int has no bit_length(): hex digits, then the top one's bits.
-    h = "%x" % n
-    top = int(h[0], 16)
-    b = len(h) * 4 - 3
-    while top > 1:
-        top >>= 1
-        b += 1
-    return b if n else 0
+    # MicroPython's int has no bit_length(). A binary search over shifts: no string of the number's
+    # hex digits (768 characters for 3072 bits), each shift's result short-lived.
+    lo, hi = 0, 2 * _MAX_BITS
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if n >> mid:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _uint(b, s, e):
