@@ -4,17 +4,21 @@
 # `cryptography` made: a file (path in argv[4]) of records, read one at a time (exact sizes: no line buffer
 # growing in a capped heap): a key letter, a field count, then each field as a 2-byte length and its bytes.
 # Each case prints one "R <json>" line per record, which the CPython side checks against cryptography.
-# Heaps: the smallest that passed (bisection, 4K steps, .mpy build; ~33 KB of it is this module and the
-# certs modules as bytecode in RAM, frozen on a board) plus 8K, as the heap a run needs moves by a few K
-# with the data (PSS salts are random) and fragmentation: case_chain 64-68K (35 chains, most with an
-# RSA-3072 root), case_parse 60K, case_fuzz 48K, case_rsa 44K, the others 40K.
+# Heaps: 8K above the largest that failed (4K steps, .mpy build), as the heap a run needs moves by a few K
+# with the data (PSS salts are random), the path names and fragmentation; ~35 KB of it is this module and
+# the certs modules as bytecode in RAM (frozen on a board). Smallest that passed: case_chain 68K (but 72K
+# failed once: 35 chains, most with an RSA-3072 root), case_parse 60-68K, case_fuzz 48K, case_digest 44K,
+# case_rsa (up to 4096 bits), case_ecdsa, case_der_sig 36K.
 import binascii
 import gc
 import hashlib
 import json
 import sys
 
-from station.certs import der, p256, rsa, verify, x509
+from station.certs import der, x509
+
+# Each case imports every module it will use before it reads any data, also those the firmware loads on
+# first use (cert, exts, names, ecdsa, rsa): one loaded midway would stay among the data and split the heap.
 from mptest import eq
 
 TIMEOUT = 120
@@ -56,6 +60,8 @@ def _try(fn, *args):
             for r in g:  # noqa: B007 - the last value is the result
                 pass
         return r
+    except MemoryError:
+        raise  # the heap cap is the test's, not a result
     except Exception as e:  # the name of anything unexpected is what the test reports
         return type(e).__name__
 
@@ -80,33 +86,43 @@ def _key_bits(spki):
     return spki[s + 1 : e]
 
 
-def case_digest():  # heap: 48K
+def case_digest():  # heap: 52K
     # "d" spki, h, sig -> verify.digest's last value, or the exception's name
+    from station.certs import ecdsa, rsa, verify  # noqa: F401
+
     for f in _records():
         _out(_try(verify.digest, f[1], f[2], f[3]))
 
 
 def _rsa(spki, h, sig):
+    from station.certs import rsa
+
     n, e = rsa.key(spki)
     eq(rsa.key(_key_bits(spki)), (n, e))  # the key bits alone give the same key
     return [_sha(b"%x" % n), e] + [rsa.verify(n, e, h, sig, pss) for pss in (None, True, False)]
 
 
-def case_rsa():  # heap: 52K
+def case_rsa():  # heap: 44K
     # "r" spki, h, sig -> [sha256 of n's hex, e, verify(pss=None), verify(True), verify(False)]
+    from station.certs import rsa  # noqa: F401
+
     for f in _records():
         _out(_try(_rsa, f[1], f[2], f[3]))
 
 
-def case_ecdsa():  # heap: 48K
+def case_ecdsa():  # heap: 44K
     # "e" x, y, h, r, s (big-endian) -> [p256.verify's last value, all before it None, how many]
+    from station.certs import ecdsa, p256  # noqa: F401 - p256.verify is ecdsa.verify
+
     for f in _records():
         x, y, r, s = (int.from_bytes(v, "big") for v in (f[1], f[2], f[4], f[5]))
         _out(_steps(p256.verify(x, y, f[3], r, s)))
 
 
-def case_der_sig():  # heap: 48K
+def case_der_sig():  # heap: 44K
     # "s" sig -> ["%x" r, "%x" s] or the exception's name
+    from station.certs import ecdsa, p256  # noqa: F401
+
     for f in _records():
         r = _try(p256.der_sig, f[1])
         _out(["%x" % r[0], "%x" % r[1]] if isinstance(r, tuple) else r)
@@ -125,9 +141,11 @@ def _fields(c):
     return out
 
 
-def case_parse():  # heap: 68K
+def case_parse():  # heap: 72K
     # "c" cert, issuer cert -> the Cert's fields, CN / O of subject and issuer, hash_data(cert, issuer),
     # signed_by(cert, issuer)
+    from station.certs import cert, ecdsa, exts, names, rsa, verify  # noqa: F401
+
     for f in _records():
         c = x509.parse(f[1])
         i = x509.parse(f[2])
@@ -147,6 +165,8 @@ def _name_types(c):
 def case_fuzz():  # heap: 56K
     # "f" issuer cert first, then "m" mutant -> ["Cert", signed_by, attr types, hash_data keys,
     # chain] or [parse's exception name]: for a Cert, everything downstream gives a result or ValueError.
+    from station.certs import cert, ecdsa, exts, names, verify  # noqa: F401
+
     issuer = None
     for f in _records():
         if f[0] == "f":
@@ -161,9 +181,11 @@ def case_fuzz():  # heap: 56K
               _try(verify.chain, [c], [issuer], _NOW)])
 
 
-def case_chain():  # heap: 76K
+def case_chain():  # heap: 80K
     # "a" cert adds an anchor, "c" cert a chain certificate (leaf first); "t" now (empty: None) then runs
     # chain() on them -> [its last value, all before it None, how many]; then the next case.
+    from station.certs import cert, ecdsa, exts, rsa, verify  # noqa: F401
+
     anchors, certs = [], []
     for f in _records():
         if f[0] == "t":

@@ -3,7 +3,7 @@
 from station.certs import der, p256
 from mptest import eq, raises
 
-HEAP = "48K"  # the largest needed 40K (bisection, 4K steps, .mpy build), plus 8K: heap varies with the checkout path
+HEAP = "48K"  # the largest needed 40K (4K steps, .mpy build), plus 8K: heap varies with the checkout path
 TIMEOUT = 60
 
 
