@@ -6,7 +6,7 @@ from station.certs.p256 import B, GX, GY, N, P, _dbl, _madd, b2i, inv, on_curve 
 
 
 def verify(x, y, h, r, s):
-    """Generator (see mul_g): ECDSA-SHA256 check of signature (r, s) over the digest h (32 bytes) with the
+    """Generator (as p256.mul_g): ECDSA-SHA256 check of signature (r, s) over the digest h (32 bytes) with the
     public point (x, y); the last value yielded is True or False. False, never an exception, for r or s
     outside [1, N-1] and for a point off the curve (P-256 has prime order: on the curve is enough)."""
     if not (0 < r < N and 0 < s < N and len(h) == 32 and on_curve(x, y)):
