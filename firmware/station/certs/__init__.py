@@ -17,10 +17,29 @@ API (kind = "ChargingStationCertificate" | "V2GCertificate" | None for combined 
     ks.pending(kind), ks.cancel(kind)            # the waiting request (dict, "t" = Unix time) / drop it
     ks.certificate_signed(req)                   # the CertificateSigned handler: response payload
 
-Lower layers: p256 (curve, ECDSA-SHA256 with RFC 6979 nonces, as generators that yield per bit), der (DER
-encoder), csr (PKCS#10 build, PEM out), x509 (bounds-checked PEM/DER reader for CertificateSigned, imported on
-first use). Flash files: <slot>.pend / <slot>.crt in the given Store. An optional package: a board that
-leaves it out answers the certificate triggers NotImplemented.
+Signatures and chains (imported only when a certificate message arrives; every generator yields None while
+it works, its last value is the result; malformed input is a ValueError, never another exception):
+
+    from station.certs import verify, x509
+    c = x509.parse(der)                          # Cert: der, tbs, serial, issuer, subject, nb, na, spki, key,
+                                                 #   alg, params, sig, ca, path_len, key_usage, san_dns, crit
+    x509.attr(c.subject, der.OID_CN)             # str or None
+    x509.hash_data(c, issuer)                    # OCPP CertificateHashDataType (SHA256), issuer=c for a root
+    x509.time_of(clock.rfc3339())                # b"YYYYMMDDHHMMSS", compares with c.nb / c.na
+    verify.digest(spki, h, sig)                  # gen -> bool: ECDSA P-256 or RSA (PSS / v1.5) over SHA-256 h
+    verify.signed_by(c, issuer)                  # gen -> bool
+    verify.chain(certs, anchors, now)            # gen -> None or "Expired" | "NotYetValid" | "NotCA" |
+                                                 #   "PathLength" | "BadSignature" | "NoTrustAnchor" |
+                                                 #   "Unsupported" | "ChainLength"
+
+Lower layers: p256 (curve, ECDSA-SHA256 signing with RFC 6979 nonces, as generators that yield per bit),
+ecdsa (verification, a generator too, DER signatures, point decompression; also as p256.verify ...), rsa
+(RSA 2048..4096 PSS / PKCS#1 v1.5 verification), der (DER encoder, OIDs), csr (PKCS#10 build, PEM out),
+x509 (bounds-checked PEM/DER reader; the full certificate reader is cert, with exts for extensions and names
+for Names and hash data, all loaded on first use through x509). Only SHA-256: MicroPython's hashlib on the
+ESP32 has no SHA-384.
+Flash files: <slot>.pend / <slot>.crt in the given Store. An optional package: a board that leaves it out
+answers the certificate triggers NotImplemented.
 Needs 3-argument pow (Unix and ESP32 ports have it); pow(x, -1, m) is avoided: MicroPython returns 0.
 """
 

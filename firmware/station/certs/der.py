@@ -1,9 +1,15 @@
-# Minimal DER encoder: what a PKCS#10 request and an EC key need. (The reader is certs/x509.py.)
+# Minimal DER encoder: what a PKCS#10 request and an EC key need (the reader is certs/x509.py), and the
+# pre-encoded OIDs both sides compare against.
 
 # Pre-encoded OBJECT IDENTIFIERs (tag, length, body): cheaper than an OID encoder.
 OID_EC_PUBKEY = b"\x06\x07\x2a\x86\x48\xce\x3d\x02\x01"  # 1.2.840.10045.2.1 id-ecPublicKey
 OID_P256 = b"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07"  # 1.2.840.10045.3.1.7 prime256v1
 OID_ECDSA_SHA256 = b"\x06\x08\x2a\x86\x48\xce\x3d\x04\x03\x02"  # 1.2.840.10045.4.3.2
+OID_RSA = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"  # 1.2.840.113549.1.1.1 rsaEncryption
+OID_RSA_SHA256 = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b"  # 1.2.840.113549.1.1.11 sha256WithRSAEncryption
+OID_RSA_PSS = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0a"  # 1.2.840.113549.1.1.10 RSASSA-PSS
+OID_MGF1 = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x08"  # 1.2.840.113549.1.1.8 id-mgf1
+OID_SHA256 = b"\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01"  # 2.16.840.1.101.3.4.2.1 id-sha256
 OID_CN = b"\x06\x03\x55\x04\x03"  # 2.5.4.3 commonName
 OID_O = b"\x06\x03\x55\x04\x0a"  # 2.5.4.10 organizationName
 

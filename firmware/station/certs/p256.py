@@ -1,6 +1,7 @@
-# NIST P-256 (secp256r1) arithmetic and ECDSA-SHA256 signing on plain Python ints, small enough for
-# an ESP32 without PSRAM. Only multiples of the base point G are ever needed (key generation and the
+# NIST P-256 (secp256r1) arithmetic and ECDSA-SHA256 signing on plain Python ints, small enough for an
+# ESP32 without PSRAM. Signing needs only multiples of the base point G (key generation and the
 # signature's R), so the ladder adds the affine G with a mixed Jacobian addition: no per-step inversions.
+# Verification is ecdsa.py, reachable as p256.verify, p256.decompress, p256.der_sig.
 #
 # Not constant-time: double-and-add leaks the number of set bits, and the interpreter's big ints leak
 # more. Acceptable here: each key signs exactly one CSR, with an RFC 6979 nonce, on a device the
@@ -142,3 +143,13 @@ def sign(d, msg):
             break
         k = nonce(d, hashlib.sha256(h + i2b(k)).digest())  # astronomically rare; any fresh k will do
     yield r, s
+
+
+def __getattr__(name):
+    # verify, decompress and der_sig are ecdsa.py, loaded on their first use (PEP 562; MicroPython has it
+    # at its core feature level): signing a CSR does not load the verifier.
+    if name in ("verify", "decompress", "der_sig"):
+        from station.certs import ecdsa
+
+        return getattr(ecdsa, name)
+    raise AttributeError(name)

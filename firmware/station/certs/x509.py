@@ -1,5 +1,8 @@
-# Bounds-checked reading of untrusted certificates (CertificateSigned): PEM blocks, DER TLVs, the fields
-# the station needs. Every problem is a ValueError, nothing else. Loaded only when a certificate arrives.
+# Bounds-checked reading of untrusted certificates: PEM blocks, DER TLVs, the fields CertificateSigned needs
+# (cert_fields), times. Every problem is a ValueError, nothing else; no length is trusted before it is
+# checked against what encloses it. Loaded only when a certificate arrives. The full reader for chain
+# validation, parse() -> Cert, is cert.py (extensions: exts.py, Names and hash data: names.py); its names
+# are reachable from here and load on first use, so CertificateSigned's lean path stays small.
 import binascii
 
 from station.certs.der import OID_EC_PUBKEY, OID_P256
@@ -34,6 +37,8 @@ def read(buf, pos, end=None):
     if pos + 2 > end:
         raise ValueError("truncated")
     tag = buf[pos]
+    if tag & 0x1F == 0x1F:
+        raise ValueError("long tag")  # high tag numbers: nothing in a certificate uses them
     n = buf[pos + 1]
     pos += 2
     if n & 0x80:
@@ -41,6 +46,8 @@ def read(buf, pos, end=None):
         if k == 0 or k > 3 or pos + k > end:
             raise ValueError("bad length")
         n = int.from_bytes(buf[pos : pos + k], "big")
+        if n < 0x80 or n >> (8 * k - 8) == 0:
+            raise ValueError("bad length")  # not the shortest form: not DER
         pos += k
     if pos + n > end:
         raise ValueError("truncated")
@@ -56,7 +63,8 @@ def expect(buf, pos, end, tag):
 
 def cert_fields(cert):
     """(notBefore, notAfter, SubjectPublicKeyInfo TLV bytes) of an X.509 certificate (DER); the times
-    as b"YYYYMMDDHHMMSS" (UTC), which compare correctly as bytes."""
+    as b"YYYYMMDDHHMMSS" (UTC), which compare correctly as bytes. A lean walk to what CertificateSigned
+    needs, without loading the full reader (parse checks everything, for chain validation)."""
     s, e = expect(cert, 0, len(cert), 0x30)  # Certificate
     s, e = expect(cert, s, e, 0x30)  # tbsCertificate
     t, _, n = read(cert, s, e)
@@ -100,3 +108,62 @@ def ec_point(spki):
     if len(pt) == 34 and pt[0] == 0 and pt[1] in (2, 3):
         return int.from_bytes(pt[2:], "big"), None, pt[1] & 1
     raise ValueError("bad EC point")
+
+
+def minimal(buf, s, e):
+    """ValueError unless buf[s:e] is a DER INTEGER's content: the shortest two's complement form."""
+    if e - s > 1 and (buf[s] == 0 and buf[s + 1] < 0x80 or buf[s] == 0xFF and buf[s + 1] >= 0x80):
+        raise ValueError("bad INTEGER")
+
+
+def time_of(ts):
+    """The station's clock string, RFC 3339 in UTC ("2026-12-03T12:00:00Z", fractional seconds allowed,
+    "+00:00" too) -> b"YYYYMMDDHHMMSS", comparable as bytes with a Cert's nb / na. ValueError otherwise."""
+    if isinstance(ts, str):
+        ts = ts.encode()
+    if len(ts) < 20 or ts[4:5] + ts[7:8] + ts[10:11] + ts[13:14] + ts[16:17] not in (b"--T::", b"--t::"):
+        raise ValueError("bad time")
+    t = ts[:4] + ts[5:7] + ts[8:10] + ts[11:13] + ts[14:16] + ts[17:19]
+    z = ts[19:]
+    if z[:1] == b".":
+        i = 1
+        while i < len(z) and z[i : i + 1].isdigit():
+            i += 1
+        if i == 1:
+            raise ValueError("bad time")
+        z = z[i:]
+    if not t.isdigit() or z not in (b"Z", b"z", b"+00:00", b"-00:00"):
+        raise ValueError("bad time")  # another offset would need date arithmetic; the station keeps UTC
+    return t
+
+
+def parse(der):
+    """Cert of one DER X.509 certificate (station.certs.cert.parse, loaded on first use)."""
+    from station.certs import cert
+
+    return cert.parse(der)
+
+
+def __getattr__(name):
+    # x509.Cert is the class in cert.py, loaded only when asked for (PEP 562; MicroPython has it at its
+    # core feature level): CertificateSigned's lean path never loads the full reader.
+    if name == "Cert":
+        from station.certs.cert import Cert
+
+        return Cert
+    raise AttributeError(name)
+
+
+def attr(name, oid):
+    """str value of the first attribute of type oid (a pre-encoded OID TLV, e.g. der.OID_CN) in a DER Name,
+    or None; ValueError for a malformed Name or value."""
+    from station.certs import names
+
+    return names.attr(name, oid)
+
+
+def hash_data(cert, issuer):
+    """OCPP 2.0.1 CertificateHashDataType of cert (issuer: the Cert that signed it, itself for a root)."""
+    from station.certs import names
+
+    return names.hash_data(cert, issuer)
