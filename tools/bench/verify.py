@@ -196,7 +196,7 @@ def main():
         heap = ""
         if not a.no_heap:
             heap = "%d KiB" % need(i)
-        print("%-52s %9.1f %7.0f /%6.0f %9.1f KB %9s" % (label, us / 1000, us / 100, us * 3 / 100, alloc / 1000, heap))
+        print("%-52s %9.2f %7.0f /%6.0f %9.1f KB %9s" % (label, us / 1000, us / 100, us * 3 / 100, alloc / 1000, heap))
         sys.stdout.flush()
 
 
