@@ -78,7 +78,7 @@ def test_tc_m_install_list_and_delete_ca_certificates(stations):
         stations(csms, "CS-M", extra=["--serial", SN, "--org", ORG])
         csms.wait_for("StatusNotification")
         _, csms_root = _root("CSMS Root")
-        _, mf_root = _root("Manufacturer Root", "rsa")
+        _, mf_root = _root("Manufacturer Root", "rsa", serial=0x1234)  # short: room for leading zeros
         assert _status(_ids(csms, "CS-M")) == ("NotFound", None)  # M03.FR.02
         assert _entries(csms, "CS-M") == "0"
         assert _install(csms, "CS-M", "CSMSRootCertificate", _pem(csms_root)) == {"status": "Accepted"}

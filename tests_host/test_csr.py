@@ -44,7 +44,8 @@ from station.store import Store
 st = Store(%r)
 ks = Keystore(st)
 dm = DeviceModel(None, None, {"SecurityCtrlr.OrganizationName": %r})
-sec = Security(TxQueue(st.sub("sec"), 1000, "SecurityEventNotification"))
+sec = Security(TxQueue(st.sub("sec"), 20, "SecurityEventNotification"))
+events = 0
 h = Handlers(ks, st, dm, %r, sec)
 with open(%r) as f:
     print("ROOT", h.install({"certificateType": "CSMSRootCertificate", "certificate": f.read()})["status"])
@@ -57,7 +58,10 @@ with open(%r) as f:  # one case per line: the whole set would not fit the capped
         r = asyncio.run(h.certificate_signed(req))
         r = r[0] if isinstance(r, tuple) else r
         print("RESULT", json.dumps([r["status"], r.get("statusInfo", {}).get("reasonCode")]))
-print("EVENTS", len(sec.q))
+        while sec.q.peek():  # what the outbox does once the CSMS has each one
+            events += 1
+            sec.q.ack(sec.q.peek()[0])
+print("EVENTS", events)
 got = ks._load(%r + ".crt")  # the installed certificate's record on flash
 print("KEY", "%%064x" %% got["d"] if got else None)
 """

@@ -63,12 +63,14 @@ class Store:
             return None
 
     def write(self, name, data):
-        """Replace the file atomically: write a temp file, sync, rename it over the old one.
+        """Replace the file atomically: write a temp file, sync, rename it over the old one. data: bytes or
+        str, or a tuple of them written one after the other (a big text is not copied to prepend a line).
         OSError (flash full: ENOSPC) leaves the old file and no temp file behind."""
         tmp = self.path(name) + _TMP
         try:
             with self.fs.open(tmp, "wb") as f:
-                f.write(data)
+                for part in data if isinstance(data, tuple) else (data,):  # parts: no joined copy
+                    f.write(part)
                 try:
                     f.flush()
                     os.sync()  # not on every port; LittleFS commits on close anyway

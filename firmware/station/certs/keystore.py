@@ -64,7 +64,7 @@ class Keystore:
 
     def _save(self, name, d, pub, t, pem):
         # A str, not bytes: MicroPython writes it to the binary file as UTF-8 without another copy.
-        self.store.write(name, "%064x %064x %064x %d\n" % (d, pub[0], pub[1], t) + pem)
+        self.store.write(name, ("%064x %064x %064x %d\n" % (d, pub[0], pub[1], t), pem))
 
     def pending(self, kind):
         """The waiting request of this type: dict with "csr" (PEM) and "t" (Unix time built), or None."""
@@ -184,12 +184,21 @@ class Keystore:
         log.info("certs", "certificate installed in slot %s", slot)
 
     def client(self, slot="cs"):
-        """(chain PEM, key DER) of the installed certificate in slot, for TLS client authentication,
-        or None. The combined certificate stands in for a missing ChargingStationCertificate."""
+        """(leaf certificate DER, key DER) of the installed certificate in slot, for TLS client
+        authentication, or None. The combined certificate stands in for a missing ChargingStationCertificate.
+        Only the leaf: MicroPython's tls takes one DER certificate here (its mbedtls build parses no PEM),
+        so the CSMS must know the CA that issued it (it signed it)."""
         for s in (slot, "comb"):
             rec = self._load(s + ".crt", "chain")
             if rec is not None:
-                return rec["chain"], csr.ec_key(rec["d"], rec["x"], rec["y"])
+                from station.certs import x509
+
+                try:
+                    leaf = x509.unpem(rec["chain"])[0]
+                except ValueError as e:
+                    log.warn("certs", "installed %s unusable: %r", s, e)
+                    continue
+                return leaf, csr.ec_key(rec["d"], rec["x"], rec["y"])
         return None
 
     def confirm(self, slot="cs"):
@@ -197,11 +206,15 @@ class Keystore:
         self.store.remove(slot + ".crt0")
 
     def revert(self, slot="cs"):
-        """The new client certificate could not connect: the old one is back (A02.FR.28); False when
-        there is no old one."""
+        """The new client certificate could not connect: the previous one is back (A02.FR.28): the one it
+        replaced, or, when it was the first, the one the board was provisioned with. False when the new one
+        is not there any more."""
         old = self.store.read(slot + ".crt0")
         if old is None:
-            return False
+            if self.store.read(slot + ".crt") is None:
+                return False
+            self.store.remove(slot + ".crt")  # back to the board configuration's certificate
+            return True
         self.store.write(slot + ".crt", old)
         self.store.remove(slot + ".crt0")
         return True

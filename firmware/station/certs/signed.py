@@ -52,7 +52,11 @@ async def install(ks, kind, chain, anchors, org, cn, max_size=10000):
     if slot is None:
         return _rejected("KeyMismatch" if name else "NoPendingRequest", "not a key of ours")
     leaf = certs[0]
-    if x509.attr(leaf.subject, der.OID_O) != org or x509.attr(leaf.subject, der.OID_CN) != cn:
+    try:
+        o, n = x509.attr(leaf.subject, der.OID_O), x509.attr(leaf.subject, der.OID_CN)
+    except ValueError as e:  # a damaged name (the signature check would refuse it too, later and dearer)
+        return _rejected("InvalidCertificate", repr(e))
+    if o != org or n != cn:
         return _rejected("SubjectMismatch", "want O=%s CN=%s" % (org, cn))
     if leaf.san_dns:  # A00: the station's certificate names no host
         return _rejected("SubjectMismatch", "subjectAltName with a DNS name")
