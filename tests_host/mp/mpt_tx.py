@@ -7,7 +7,7 @@ from station.store import Store
 from station.model.tx import Transactions
 from station.model.txq import TxQueue
 
-HEAP = "64K"
+HEAP = "72K"  # 64K ran out by a few hundred bytes once txq learnt its action (issue 12)
 _ROOT = "/tmp/mpt_tx"
 
 
