@@ -35,6 +35,9 @@ _DEFS = (
     ("OCPPCommCtrlr", "MessageAttempts", "TransactionEvent", "i", 3, 0, (1, 10)),
     ("OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent", "i", 30, 0, (1, 3600)),
     ("OCPPCommCtrlr", "WebSocketPingInterval", None, "i", 30, 0, (0, 3600)),
+    # Shown by the station from what its file-transfer code supports (HTTP, HTTPS): only what works.
+    ("OCPPCommCtrlr", "FileTransferProtocols", None, "s", "", _RO, (0, 32)),
+    ("ChargingStation", "AllowNewSessionsPendingFirmwareUpdate", None, "b", False, 0, None),
     ("AlignedDataCtrlr", "Measurands", None, "m", _MEAS_DEFAULT, 0, None),
     ("AlignedDataCtrlr", "Interval", None, "i", 900, 0, (0, 86400)),
     ("SampledDataCtrlr", "TxUpdatedMeasurands", None, "m", _MEAS_DEFAULT, 0, None),
