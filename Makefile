@@ -9,7 +9,7 @@ BOARD ?= esp32_devkitc
 PORT ?= /dev/ttyUSB0
 
 .PHONY: setup lint test clean demo mpy image version-record deploy deploy-config
-.PHONY: bench bench-heap bench-latency bench-cpu bench-size fuzz faults
+.PHONY: bench bench-heap bench-latency bench-cpu bench-size bench-logs fuzz faults
 
 setup: $(STAMP) $(ROOT_PTH)
 
@@ -53,6 +53,9 @@ bench-latency: setup
 
 bench-cpu: setup
 	$(BIN)/python tools/bench/cpu.py
+
+bench-logs: setup
+	$(BIN)/python tools/bench/logs.py $(ARGS)
 
 bench-size: setup
 	$(BIN)/python tools/bench/size.py

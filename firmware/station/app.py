@@ -105,7 +105,7 @@ class Station:
         from station.logs.ring import Ring
 
         self.diag = Ring(self.store.sub("diag"), c.get("diag_seg", 16384), c.get("diag_segs", 4),
-                         c.get("diag_buf", 512))
+                         c.get("diag_buf", 1024))
         self.seclog = Ring(self.store.sub("seclog"), c.get("sec_seg", 4096), 2, 256)
         self._flushed = 0
         log.ring = self.diag
