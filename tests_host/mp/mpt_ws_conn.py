@@ -147,7 +147,7 @@ async def test_connect_with_addr_given_does_not_resolve_again():
     real = net.socket
     calls = []
 
-    class Counting:  # the socket module as ws.py sees it (through net.py, which opens its sockets), counting name look-ups
+    class Counting:  # the socket module as ws.py sees it (net.py opens its sockets), counting name look-ups
         SOCK_STREAM = real.SOCK_STREAM
         socket = real.socket
 
