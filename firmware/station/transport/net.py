@@ -10,6 +10,10 @@ import asyncio
 import errno
 import socket
 
+from micropython import const
+
+_STEP = const(256)  # the socket's readline(n) allocates n bytes first: a long line is read in steps
+
 # The default port of each scheme this firmware speaks.
 _PORTS = {"ws": 80, "wss": 443, "http": 80, "https": 443}
 
@@ -137,7 +141,7 @@ def readline(s, room, wait=io):
     socket's poll does not see."""
     line = b""
     while len(line) < room:
-        part = s.readline(room - len(line))
+        part = s.readline(min(_STEP, room - len(line)))
         if part is None:  # nothing yet (non-blocking)
             yield from wait(s, False)
             continue
