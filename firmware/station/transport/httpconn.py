@@ -69,17 +69,6 @@ class Conn:
             else:
                 mv = mv[n:]
 
-    async def into(self, mv):
-        # Read before waiting: TLS may hold decrypted bytes that polling the socket does not show.
-        while True:
-            try:
-                n = self.s.readinto(mv)
-            except ValueError as e:
-                raise _tls(e) from None
-            if n is not None:
-                return n
-            await self.wait(self.s, False)
-
     async def line(self, room):
         try:
             line = await net.readline(self.s, room, self.wait)
@@ -143,13 +132,20 @@ async def head(c):
 
 async def _take(c, sink, mv, k, n):
     # n body bytes (n < 0: up to EOF) into mv after its k waiting bytes; the sink gets each full buffer.
-    # Returns how many bytes are left waiting.
+    # Returns how many bytes are left waiting. Inline, not through Conn methods: no coroutine per read.
     size = len(mv)
+    s = c.s
     while n:
         room = size - k
         if 0 < n < room:
             room = n
-        got = await c.into(mv[k : k + room])
+        try:  # read before waiting: TLS may hold decrypted bytes that polling the socket does not show
+            got = s.readinto(mv if room == size else mv[k : k + room])
+        except ValueError as e:
+            raise _tls(e) from None
+        if got is None:
+            await c.wait(s, False)
+            continue
         if not got:
             if n < 0:
                 return k
@@ -158,7 +154,9 @@ async def _take(c, sink, mv, k, n):
         if n > 0:
             n -= got
         if k == size:
-            await call(sink, mv)
+            r = sink(mv)
+            if r is not None and not isinstance(r, int):
+                await r
             k = 0
             await asyncio.sleep_ms(0)  # data may keep coming without a wait: let the other tasks run
     return k
