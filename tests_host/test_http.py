@@ -163,6 +163,11 @@ class Handler(BaseHTTPRequestHandler):
             self.server.release.wait(HANG_S)
             self.close_connection = True
             return
+        if p[0] == "rude" and self.command == "POST":  # refuses before reading the body, and hangs up
+            self._rec()
+            self._send(405, b"", [("Connection", "close")])
+            self.close_connection = True
+            return
         body = self._body()
         self._rec(body)
         if p[0] == "status":
@@ -413,6 +418,14 @@ def test_upload_falls_back_to_put_after_405(srv, tmp_path):
     assert [q["method"] for q in srv.rec] == ["POST", "PUT"]
     put = srv.rec[1]
     assert put["body"] == _data(12345, 9) and put["headers"]["Content-Type"] == "application/octet-stream"
+
+
+def test_405_sent_before_the_body_was_read_still_brings_the_put(srv):
+    # The server answers while the client is still sending and closes (a reset, with data unread): the client
+    # still reads the answer instead of reporting the failed write.
+    r = mp({"op": "upload", "url": url(srv, "/rude/x"), "pattern": 1024 * 1024})
+    assert r["status"] == 201 and [q["method"] for q in srv.rec] == ["POST", "PUT"], r
+    assert len(srv.rec[1]["body"]) == 1024 * 1024
 
 
 def test_upload_posts_once_when_post_works(srv, tmp_path):
