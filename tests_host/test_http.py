@@ -428,6 +428,16 @@ def test_405_sent_before_the_body_was_read_still_brings_the_put(srv):
     assert len(srv.rec[1]["body"]) == 1024 * 1024
 
 
+def test_upload_lets_other_tasks_run_between_chunks(srv, tmp_path):
+    f = tmp_path / "a.log"
+    f.write_bytes(_data(300000, 4))
+    for asrc in (False, True):  # a plain source (the client yields between chunks by itself) and an async one
+        srv.rec.clear()
+        r = mp({"op": "post", "url": url(srv, "/up/a"), "file": str(f), "async": asrc, "ticker": True})
+        assert r["status"] == 200 and _multipart(srv.rec[0]).get_payload(decode=True) == _data(300000, 4), r
+        assert r["src"]["calls"] == 293 and r["src"]["stalls"] == 0, r  # 1 KiB reads; the ticker ran between each
+
+
 def test_upload_posts_once_when_post_works(srv, tmp_path):
     f = tmp_path / "a.log"
     f.write_bytes(b"hello")
@@ -477,6 +487,8 @@ def test_https_refused_with_a_wrong_ca_or_none(tls_srv, pki):
     assert r["error"][0] is None and "not correctly signed by the trusted CA" in r["error"][1], r
     r = mp({"op": "get", "url": url(tls_srv, "/data/10", "https", "localhost")})
     assert r["error"] == [None, "https needs a TLS context (CA)"], r
+    r = mp({"op": "get", "url": url(tls_srv, "/data/10", "https", "localhost"), "badfactory": True})
+    assert r["error"][0] is None and r["error"][1].startswith("TLS context: "), r
     r = mp({"op": "get", "url": url(tls_srv, "/data/10", "https", "127.0.0.1"), "ca": str(d / "ca.der")},
            heap="128K")
     assert r["error"][0] is None and "CN" in r["error"][1], r  # the URL's host name is checked

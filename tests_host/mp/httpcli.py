@@ -3,7 +3,8 @@
 #   {"op": "get", "url": ..., "buf": 1024, "redirects": 5, "timeout": 15000, "ca": path, "factory": bool,
 #    "ticker": bool, "async": bool}
 #   {"op": "post" | "put" | "upload", "url": ..., "file": path, "name": "x.log", "size": n (default: the
-#    file's), "pattern": n (no file: n bytes of a pattern), "ca": ..., "timeout": ...}
+#    file's), "pattern": n (no file: n bytes of a pattern), "ca": ..., "timeout": ..., "ticker": bool,
+#    "async": bool}     "badfactory": an ssl factory that raises, as with a CA missing on flash
 import asyncio
 import gc
 import hashlib
@@ -26,6 +27,10 @@ async def ticker():
 
 
 def ssl_arg():
+    if spec.get("badfactory"):
+        def bad():
+            raise OSError(2)  # as when the CA file is missing on flash
+        return bad
     ca = spec.get("ca")
     if not ca:
         return None
@@ -66,19 +71,31 @@ def getter():
 
 
 def source():
+    up = out.setdefault("src", {"calls": 0, "stalls": 0, "tick": ticks[0]})
     if "file" in spec:
         f = open(spec["file"], "rb")
 
-        def src(buf):
+        def fill(buf):
             return f.readinto(buf)
-        return src
-    pat = bytes(range(256)) * 4
+    else:
+        pat = bytes(range(256)) * 4
 
-    def gen(buf):
-        n = min(len(buf), len(pat))
-        buf[:n] = pat[:n]
-        return n
-    return gen
+        def fill(buf):
+            n = min(len(buf), len(pat))
+            buf[:n] = pat[:n]
+            return n
+
+    def src(buf):
+        up["calls"] += 1
+        if spec.get("ticker") and up["calls"] > 1 and ticks[0] == up["tick"]:  # nothing else ran since the last
+            up["stalls"] += 1
+        up["tick"] = ticks[0]
+        return fill(buf)
+
+    async def asrc(buf):
+        await asyncio.sleep_ms(0)
+        return src(buf)
+    return asrc if spec.get("async") else src
 
 
 async def main():

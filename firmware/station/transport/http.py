@@ -42,7 +42,10 @@ async def _request(method, url, ssl, mv, ms, sink=None, src=None, size=0, ctype=
         raise HttpError(None, str(e)) from None
     if scheme == "https":
         if callable(ssl):
-            ssl = ssl()
+            try:  # the station's factory reads CAs from flash: a missing or bad one is this request's failure
+                ssl = ssl()
+            except (OSError, ValueError) as e:
+                raise HttpError(None, "TLS context: %s" % e) from None
         if ssl is None:  # no unverified TLS
             raise HttpError(None, "https needs a TLS context (CA)")
     else:
@@ -54,7 +57,10 @@ async def _request(method, url, ssl, mv, ms, sink=None, src=None, size=0, ctype=
         h += "Content-Type: %s\r\nContent-Length: %d\r\n" % (ctype, len(pre) + size + len(post))
     c = Conn(ms)
     try:
-        c.s = await net.open_socket(net.resolve(host, port), host, ssl, c.wait)
+        try:
+            c.s = await net.open_socket(net.resolve(host, port), host, ssl, c.wait)
+        except ValueError as e:  # mbedtls's way to refuse
+            raise HttpError(None, "TLS: %s" % e) from None
         err = None
         try:
             await c.send((h + "\r\n").encode())
