@@ -2,12 +2,13 @@
 against a CPython ThreadingHTTPServer on loopback (plain, and TLS with a CA made here by `cryptography`).
 
 It prints and writes to results/http.md / .json:
-- the time of a 1.5 MiB download (Content-Length) through a SHA-256 sink, median of --rounds, per chunk size;
-- the transient heap of a download beyond the chunk buffer: the least free heap (256-byte steps, one bisection)
-  a whole 1.5 MiB download still succeeds in, once the modules, the buffer and the sink are in place and the
+- the time of a 1.5 MiB download (Content-Length) through a SHA-256 sink, median of --rounds, per chunk size,
+  and of a 1.5 MiB multipart upload (POST);
+- the transient heap of a transfer beyond the chunk buffer: the least free heap (256-byte steps, one bisection)
+  a whole 1.5 MiB transfer still succeeds in, once the modules, the buffer and the sink are in place and the
   rest of the heap is filled with ballast; and the bytes it allocates per chunk (collector off: garbage too);
-- the longest event-loop hold during the download: the longest gap between two runs of another task that
-  only yields (asyncio.sleep_ms(0)), i.e. the longest time the client kept the loop;
+- the longest event-loop hold during the body: the longest gap between two runs of another task that only
+  yields (asyncio.sleep_ms(0)), i.e. the longest time the client kept the loop; connecting apart;
 - the .mpy size (mpy-cross -march=xtensawin) of http.py, httpconn.py and net.py (net.py is shared with ws.py).
 
     .venv/bin/python tools/bench/http.py [--rounds 5]
@@ -43,12 +44,13 @@ HOLD_BUDGET_MS = 20
 HEAP_BUDGET = 8 * 1024
 MODULES = ("station/transport/http.mpy", "station/transport/httpconn.mpy", "station/transport/net.mpy")
 
-# argv: mode, url, chunk size, CA file or "-", and for "need" the free bytes to leave.
+# argv: mode, url, chunk size, CA file or "-", GET or POST, and for "need" the free bytes to leave. A POST
+# uploads SIZE bytes as a multipart file (the source leaves the buffer as it is: no copy to measure).
 _MP = """
 import asyncio, gc, hashlib, sys, time
 from station.transport import http, net
 
-mode, url, size, ca = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+mode, url, size, ca, op = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 ctx = None
 if ca != "-":
     with open(ca, "rb") as f:
@@ -57,10 +59,17 @@ buf = bytearray(size)
 h = hashlib.sha256()
 gap = [0, 0, True, 0]  # longest gap between ticker runs (us) so far, last run, running, the same before the body
 
-def sink(mv):
+def first():
     if not gap[3]:  # the first chunk: what held the loop until now was connecting (DNS, TCP, TLS) and the header
         gap[3], gap[0] = max(1, gap[0]), 0
+
+def sink(mv):
+    first()
     h.update(mv)
+
+def src(b):
+    first()
+    return len(b)
 
 async def ticker():
     gap[1] = time.ticks_us()
@@ -70,38 +79,44 @@ async def ticker():
         gap[0] = max(gap[0], time.ticks_diff(now, gap[1]))
         gap[1] = now
 
+async def transfer(small=False):
+    if op == "GET":
+        await http.get(url + ("?small" if small else ""), sink, ssl=ctx, buf=buf)
+    else:
+        await http.post_file(url, "big.bin", src, 65536 if small else SIZE_BYTES, ssl=ctx, buf=buf)
+
 async def main():
     if mode == "time":
         asyncio.create_task(ticker())
         await asyncio.sleep_ms(0)
         t0 = time.ticks_us()
-        await http.get(url, sink, ssl=ctx, buf=buf)
+        await transfer()
         us = time.ticks_diff(time.ticks_us(), t0)
         gap[2] = False
         print("TIME", us, gap[0], "".join("%02x" % b for b in h.digest()), gap[3])
     elif mode == "alloc":
-        await http.get(url, sink, ssl=ctx, buf=buf)  # warm: everything imported and built once
+        await transfer(True)  # warm: everything imported and built once
         gc.collect()
         gc.disable()
         a = gc.mem_alloc()
-        await http.get(url + "?small", sink, ssl=ctx, buf=buf)
+        await transfer(True)
         print("ALLOC", gc.mem_alloc() - a)
     else:
-        await http.get(url + "?small", sink, ssl=ctx, buf=buf)  # warm
-        want = int(sys.argv[5])
+        await transfer(True)  # warm
+        want = int(sys.argv[6])
         gc.collect()
         keep = []
         for piece in (1024, 256, 64, 16):
             while gc.mem_free() - want > piece + 32:
                 keep.append(bytearray(piece))
         try:
-            await http.get(url, sink, ssl=ctx, buf=buf)
+            await transfer()
             print("DONE")
         except MemoryError:
             print("MEM")
 
 asyncio.run(main())
-"""
+""".replace("SIZE_BYTES", str(SIZE))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -109,6 +124,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
+
+    def do_POST(self):
+        left = int(self.headers["Content-Length"])
+        while left:
+            left -= len(self.rfile.read(min(left, 65536)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def do_GET(self):
         body = self.server.small if self.path.endswith("?small") else self.server.big
@@ -174,13 +197,13 @@ def _run(script, args, heap="256K"):
     return (p.stdout + p.stderr).decode("utf-8", "replace")
 
 
-def _need(script, url, size, ca, heap, hi=32 * 1024, step=256):
+def _need(script, url, size, ca, op, heap, hi=32 * 1024, step=256):
     lo = 0  # lo fails (or is 0), hi passes
-    if "DONE" not in _run(script, ["need", url, size, ca, hi], heap):
-        raise RuntimeError("a download does not pass with %d bytes free" % hi)
+    if "DONE" not in _run(script, ["need", url, size, ca, op, hi], heap):
+        raise RuntimeError("a transfer does not pass with %d bytes free" % hi)
     while hi - lo > step:
         mid = (lo + hi) // 2 // step * step
-        if "DONE" in _run(script, ["need", url, size, ca, mid], heap):
+        if "DONE" in _run(script, ["need", url, size, ca, op, mid], heap):
             hi = mid
         else:
             lo = mid
@@ -205,49 +228,48 @@ def main():
         targets = [("http", "http://127.0.0.1:%d/big" % plain.server_port, "-"),
                    ("https", "https://localhost:%d/big" % tls.server_port, ca)]
         rows, data = [], {"size": SIZE, "rounds": a.rounds, "runs": {}}
-        for scheme, url, cafile in targets:
-            for size in (1024, 4096):
-                times, holds, opens = [], [], []
-                for _ in range(a.rounds):
-                    out = _run(script, ["time", url, size, cafile])
-                    if "TIME " not in out:
-                        raise RuntimeError(out)
-                    us, gap, sha, op = out.split("TIME ", 1)[1].split()[:4]
-                    assert sha == want, "the download's SHA-256 differs"
-                    times.append(int(us) / 1000)
-                    holds.append(int(gap) / 1000)
-                    opens.append(int(op) / 1000)
-                alloc = int(_run(script, ["alloc", url, size, cafile]).split("ALLOC ", 1)[1].split()[0])
-                per_chunk = alloc / (64 * 1024 / size)
-                # Over TLS mbedtls's session (its record buffers) lives in the same heap on the Unix port.
-                need = _need(script, url, size, cafile, "256K") if scheme == "http" else \
-                    _need(script, url, size, cafile, "256K", 128 * 1024, 1024)
-                key = "%s/%d" % (scheme, size)
-                data["runs"][key] = {"ms_median": statistics.median(times), "ms": times, "hold_ms_max": max(holds),
-                                     "hold_ms_median_of_max": statistics.median(holds),
-                                     "connect_hold_ms_max": max(opens),
-                                     "alloc_per_chunk": per_chunk, "need_bytes": need}
-                rows.append((scheme, size, "%.0f" % statistics.median(times),
-                             "%.1f" % (SIZE / 1024 / 1024 / (statistics.median(times) / 1000)),
-                             "%.2f" % max(holds), "%.2f" % max(opens), "%.0f" % per_chunk,
-                             need))
+        cases = [(op, scheme, url, cafile, size) for op, sizes in (("GET", (1024, 4096)), ("POST", (1024,)))
+                 for scheme, url, cafile in targets for size in sizes]
+        for op, scheme, url, cafile, size in cases:
+            times, holds, opens = [], [], []
+            for _ in range(a.rounds):
+                out = _run(script, ["time", url, size, cafile, op])
+                if "TIME " not in out:
+                    raise RuntimeError(out)
+                us, gap, sha, before = out.split("TIME ", 1)[1].split()[:4]
+                assert op == "POST" or sha == want, "the download's SHA-256 differs"
+                times.append(int(us) / 1000)
+                holds.append(int(gap) / 1000)
+                opens.append(int(before) / 1000)
+            alloc = int(_run(script, ["alloc", url, size, cafile, op]).split("ALLOC ", 1)[1].split()[0])
+            per_chunk = alloc / (64 * 1024 / size)
+            need = _need(script, url, size, cafile, op, "256K") if scheme == "http" else \
+                _need(script, url, size, cafile, op, "256K", 128 * 1024, 1024)
+            key = "%s %s/%d" % (op, scheme, size)
+            data["runs"][key] = {"ms_median": statistics.median(times), "ms": times, "hold_ms_max": max(holds),
+                                 "hold_ms_median_of_max": statistics.median(holds),
+                                 "connect_hold_ms_max": max(opens),
+                                 "alloc_per_chunk": per_chunk, "need_bytes": need}
+            rows.append((op, scheme, size, "%.0f" % statistics.median(times),
+                         "%.1f" % (SIZE / 1024 / 1024 / (statistics.median(times) / 1000)),
+                         "%.2f" % max(holds), "%.2f" % max(opens), "%.0f" % per_chunk, need))
         plain.shutdown()
         tls.shutdown()
     sizes = {m: os.path.getsize(os.path.join(fw, m)) for m in MODULES}
     data["mpy"] = sizes
-    worst_need = max(r["need_bytes"] for k, r in data["runs"].items() if k.startswith("http/"))
+    worst_need = max(r["need_bytes"] for k, r in data["runs"].items() if " http/" in k)
     worst_hold = max(r["hold_ms_max"] for r in data["runs"].values())
     data["need_max"], data["hold_max"] = worst_need, worst_hold
-    text = kit.table(("scheme", "chunk B", "1.5 MiB ms (median)", "MiB/s", "longest loop hold in the body, ms",
+    text = kit.table(("", "scheme", "chunk B", "1.5 MiB ms (median)", "MiB/s", "longest loop hold in the body, ms",
                       "longest hold connecting, ms",
                       "B allocated / chunk", "free heap needed beyond the buffer, B"), rows)
     text += ("\n\nOver https (1 KiB steps) the figure barely moves: on the Unix port mbedtls takes its "
              "session (record buffers, keys) from the C heap, not the MicroPython heap, so it is not counted here. "
              "The longest hold is the worst of the runs (median of the runs' longest in the JSON); the client runs "
              "on a CPU of its own, the server on another, but other load on the machine still shows in it.")
-    text += ("\n\nBudgets: transient heap of a plain download beyond the chunk buffer ≤ %d B: %s (%d B); longest "
-             "event-loop hold during the body ≤ %d ms: %s (%.2f ms). Connecting holds the loop longer over TLS: the "
-             "handshake's public-key steps run in mbedtls's C code inside one write." % (
+    text += ("\n\nBudgets: transient heap of a plain download or upload beyond the chunk buffer ≤ %d B: %s (%d B); "
+             "longest event-loop hold during the body ≤ %d ms: %s (%.2f ms). Connecting holds the loop longer over "
+             "TLS: the handshake's public-key steps run in mbedtls's C code inside one write." % (
                  HEAP_BUDGET, "met" if worst_need <= HEAP_BUDGET else "NOT met", worst_need, HOLD_BUDGET_MS,
                  "met" if worst_hold <= HOLD_BUDGET_MS else "NOT met", worst_hold))
     text += "\n\n" + kit.table(("module (.mpy, xtensawin)", "bytes"),

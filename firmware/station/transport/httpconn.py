@@ -186,13 +186,26 @@ async def body(c, sink, mv, length, chunked):
 
 
 async def send(c, src, size, mv):
+    # size bytes of the file, read by src into mv and written out. Inline, as _take: no coroutine per chunk.
     left = size
+    s = c.s
     while left:
         m = mv if left >= len(mv) else mv[:left]
-        n = await call(src, m)
+        n = src(m)
+        if n is not None and not isinstance(n, int):
+            n = await n
         if not n:
             raise HttpError(None, "file ended %d bytes early" % left)
         n = min(n, len(m))
-        await c.send(m if n == len(m) else m[:n])
+        off = 0
+        while off < n:
+            try:
+                w = s.write(m if off == 0 and n == len(m) else m[off:n])
+            except ValueError as e:
+                raise _tls(e) from None
+            if w is None:  # socket (or TLS) buffer full
+                await c.wait(s, True)
+            else:
+                off += w
         left -= n
         await asyncio.sleep_ms(0)
