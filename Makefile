@@ -62,7 +62,7 @@ bench-size: setup
 
 # The HTTP client (firmware download, log upload): 1.5 MiB over loopback, heap, event-loop hold, .mpy size.
 bench-http: setup
-	$(BIN)/python tools/bench/http.py
+	$(BIN)/python tools/bench/transfer.py
 
 bench: bench-size bench-heap bench-latency bench-cpu bench-http
 	$(BIN)/python tools/bench/report.py

@@ -29,6 +29,7 @@ INCOMING = (  # every action the station has a handler for (tests_host/test_rpc_
     "ChangeAvailability",
     "DeleteCertificate",
     "GetInstalledCertificateIds",
+    "GetLog",
     "GetVariables",
     "InstallCertificate",
     "SetVariables",
