@@ -9,7 +9,7 @@ BOARD ?= esp32_devkitc
 PORT ?= /dev/ttyUSB0
 
 .PHONY: setup lint test clean demo mpy image version-record deploy deploy-config
-.PHONY: bench bench-heap bench-latency bench-cpu bench-size fuzz faults
+.PHONY: bench bench-heap bench-latency bench-cpu bench-size bench-hot fuzz faults
 
 setup: $(STAMP) $(ROOT_PTH)
 
@@ -56,6 +56,10 @@ bench-cpu: setup
 
 bench-size: setup
 	$(BIN)/python tools/bench/size.py
+
+# Bytes allocated per operation on the hot paths (validation, clock, device model, frames, ticker): results/hot.md
+bench-hot: setup
+	$(BIN)/python tools/bench/hot.py $(ARGS)
 
 bench: bench-size bench-heap bench-latency bench-cpu
 	$(BIN)/python tools/bench/report.py
