@@ -143,10 +143,16 @@ def marked(p):
 
 
 def _num(s, i, n):
-    v = s[i : i + n]
-    if len(v) != n or not v.isdigit():
+    # digits read one by one: validating a date-time must not allocate (a slice would)
+    if i + n > len(s):
         raise ValueError("not a date-time: %r" % (s,))
-    return int(v)
+    v = 0
+    for k in range(i, i + n):
+        c = ord(s[k]) - 48
+        if not 0 <= c <= 9:
+            raise ValueError("not a date-time: %r" % (s,))
+        v = v * 10 + c
+    return v
 
 
 def parse(s, lenient=False):
@@ -172,13 +178,13 @@ def parse(s, lenient=False):
         i += 1
         while i < len(s) and "0" <= s[i] <= "9":
             i += 1
-    tz = s[i:]
+    z = len(s) - i  # the zone is s[i:], read in place
     off = 0
-    if tz in ("Z", "z") or (lenient and tz == ""):
+    if z == 1 and (s[i] == "Z" or s[i] == "z") or (lenient and z == 0):
         pass
-    elif tz[:1] in ("+", "-") and (len(tz) == 6 and tz[3] == ":" or lenient and len(tz) in (3, 5)):
-        off = (_num(tz, 1, 2) * 60 + (_num(tz, len(tz) - 2, 2) if len(tz) > 3 else 0)) * 60
-        if tz[0] == "-":
+    elif z and (s[i] == "+" or s[i] == "-") and (z == 6 and s[i + 3] == ":" or lenient and (z == 3 or z == 5)):
+        off = (_num(s, i + 1, 2) * 60 + (_num(s, len(s) - 2, 2) if z > 3 else 0)) * 60
+        if s[i] == "-":
             off = -off
     else:
         raise ValueError("bad time zone in %r" % (s,))
