@@ -67,7 +67,7 @@ class Keystore:
         self.store.write(name, ("%064x %064x %064x %d\n" % (d, pub[0], pub[1], t), pem))
 
     def pending(self, kind):
-        """The waiting request of this type: dict with "csr" (PEM) and "t" (Unix time built), or None."""
+        """The waiting request of this type: dict with "csr" (PEM) and "t" (clock.now() when built), or None."""
         return self._load(_slot(kind) + ".pend", "csr")
 
     def can_request(self, kind, cn, org):
