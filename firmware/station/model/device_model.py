@@ -95,6 +95,20 @@ class DeviceModel:
             except (ValueError, TypeError):
                 log.warn(_TAG, "%s is corrupt; using defaults", _FILE)
         self._vals.update(self._set)
+        self._index()
+
+    def _index(self):
+        # Each row's value in force, by row number: get() then finds a row by comparing the names it is
+        # given and allocates nothing (no key string per call). Rebuilt when a value changes (rare).
+        self._cur = [self._vals.get(_key(d[0], d[1], d[2]), d[4]) for d in _DEFS]
+
+    def _row(self, comp, var, inst):
+        # row number of (comp, var, inst) as _find matches it, -1 when there is none
+        for j in range(len(_DEFS)):
+            d = _DEFS[j]
+            if d[0] == comp and d[1] == var and (d[2] == inst or (inst is None and d[2] == "Default")):
+                return j
+        return -1
 
     def _find(self, comp, var, inst):
         comp_known = False
@@ -106,10 +120,10 @@ class DeviceModel:
         return None, comp_known
 
     def get(self, comp, var, inst=None):
-        d, _ = self._find(comp, var, inst)
-        if d is None:
+        j = self._row(comp, var, inst)
+        if j < 0:
             raise KeyError(_key(comp, var, inst))
-        return self._vals.get(_key(d[0], d[1], d[2]), d[4])
+        return self._cur[j]
 
     def put(self, comp, var, value, inst=None):
         """Set a value from inside the station (e.g. HeartbeatInterval from the boot response)."""
@@ -121,12 +135,14 @@ class DeviceModel:
             return
         self._vals[k] = value
         self._set[k] = value
+        self._index()
         if self._store:
             self._store.write(_FILE, json.dumps({"set": self._set}))
 
     def show(self, comp, var, value):
         """A read-only value the station reports (e.g. CertificateEntries): in RAM, never on flash."""
         self._vals[_key(comp, var, None)] = value
+        self._index()
 
     def measurands(self, comp, var):
         v = self.get(comp, var)
