@@ -109,7 +109,9 @@ class Keystore:
         self._retry.pop(_slot(kind), None)
 
     def due(self):
-        """Kinds whose pending CSR is to be resent now (each call advances their schedule)."""
+        """Kinds whose pending CSR is to be resent now (each call advances their schedule); () when none."""
+        if not self._retry:  # the usual case, every second: nothing built
+            return ()
         out = []
         t = clock.mono()
         for slot in list(self._retry):
