@@ -61,7 +61,7 @@ bench-size: setup
 bench-hot: setup
 	$(BIN)/python tools/bench/hot.py $(ARGS)
 
-bench: bench-size bench-heap bench-latency bench-cpu
+bench: bench-size bench-heap bench-hot bench-latency bench-cpu
 	$(BIN)/python tools/bench/report.py
 
 # 10,000 hypothesis-generated bad frames and messages against the simulated station over a real WebSocket.

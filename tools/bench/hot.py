@@ -1,6 +1,6 @@
 """Heap allocated per operation on the station's hot paths (issue 15), under the MicroPython Unix port.
 
-    .venv/bin/python tools/bench/hot.py [--label after] [--runs 20]
+    .venv/bin/python tools/bench/hot.py [--label after] [--runs 20]     (make bench-hot)
 
 Each operation runs once to warm up (imports, caches, first-use tables), then `runs` times with the garbage
 collector disabled; the figure is gc.mem_alloc() after minus before, divided by runs, minus the same for an
@@ -10,8 +10,9 @@ Ints: on an ESP32 a small int is 31-bit signed (at most 1,073,741,823); a bigger
 while on this 64-bit port it is not. The table says, for the clock, whether the value returned fits an ESP32
 small int (else every call allocates on the board, whatever the host figure says).
 
-Results go to results/hot.md and results/hot.json; --label names the column (the earlier column is kept, so
-a run labelled "after" sits next to the "before" one).
+Results go to results/hot.md and results/hot.json; --label names the column (default "after": the tree as it
+is now); the other columns are kept, so the "before" one (issue 15's starting point, measured at 346030d with
+--label before) stays next to it.
 """
 
 import argparse
@@ -202,7 +203,8 @@ def run(runs):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--label", default="before", help="the column these figures go into")
+    ap.add_argument("--label", default="after", help="the column these figures go into (before: issue 15's "
+                    "starting point, kept from its own run)")
     ap.add_argument("--runs", type=int, default=20)
     a = ap.parse_args()
     got = run(a.runs)
@@ -214,9 +216,15 @@ def main():
     labels = [x for x in ("before", "after") if x in cols] + sorted(x for x in cols if x not in ("before", "after"))
     rows = []
     for key, what in NAMES:
+        notes = []
+        for lb in labels:  # each column's note once, named when the columns differ
+            n = cols[lb].get(key, {}).get("note", "")
+            if n and all(n != x for _, x in notes):
+                notes.append((lb, n))
+        note = notes[0][1] if len(notes) == 1 else "; ".join("%s: %s" % x for x in notes)
         rows.append([what] + [("%d B" % cols[lb][key]["bytes"]) if key in cols[lb] else "-" for lb in labels]
-                    + [got[key]["note"]])
-    text = kit.table(["operation (bytes allocated per call, x86-64)"] + labels + ["note (latest run)"], rows)
+                    + [note])
+    text = kit.table(["operation (bytes allocated per call, x86-64)"] + labels + ["note"], rows)
     kit.save("hot", "Heap per operation on hot paths (MicroPython Unix port, .mpy build)", text,
              {"columns": cols, "runs": a.runs}, "make bench-hot ARGS='--label %s'" % a.label)
 
