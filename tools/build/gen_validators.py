@@ -31,8 +31,10 @@ INCOMING = (  # every action the station has a handler for (tests_host/test_rpc_
     "GetInstalledCertificateIds",
     "GetVariables",
     "InstallCertificate",
+    "Reset",
     "SetVariables",
     "TriggerMessage",
+    "UpdateFirmware",
 )
 # CALLs the station sends: their Response schema validates the CSMS's CALLRESULT.
 OUTGOING = (
