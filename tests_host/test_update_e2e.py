@@ -111,7 +111,7 @@ def wait_status(csms, sid, status, timeout=60, rid=None, st=None):
         csms.wait(lambda log: status in statuses(csms, sid, rid), timeout)
     except TimeoutError:
         raise AssertionError("no %s; got %r; station log:\n%s" % (status, statuses(csms, sid, rid),
-                                                                   "\n".join((st.lines if st else [])[-60:])))
+                                                                   "\n".join((st.lines if st else [])[-60:]))) from None
     return statuses(csms, sid, rid)
 
 

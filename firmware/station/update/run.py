@@ -7,7 +7,6 @@
 # sends Installed and one FirmwareUpdated event; an image that never confirms is rolled back by the boot
 # loader and the old one sends InstallationFailed. Every status sent is recorded (job record, FwState) first.
 import asyncio
-import hashlib
 import time
 
 from micropython import const
@@ -16,33 +15,7 @@ from station import clock, log
 from station.update import job as rec
 
 _TAG = "update"
-_CHUNK = const(4096)  # the ESP32's flash erase block: its slot writer then stores whole blocks
-_RETRIES = const(1)  # when the request leaves retries out (the station chooses)
-_INTERVAL = const(30)  # s, when it leaves retryInterval out
 _FULL_MS = const(500)  # outbox full: try the status again after this
-
-
-def _no(reason, info=None):
-    si = {"reasonCode": reason}
-    if info:
-        si["additionalInfo"] = info[:512]
-    return {"status": "Rejected", "statusInfo": si}
-
-
-def _https(st):
-    # Downloads over https trust the installed CSMS roots and the configured CA (a zero-arg factory for http).
-    from station.transport import ws
-
-    anchors = []
-    if st._certs_on:
-        import station.certs
-
-        cs = st.store.sub("certs")
-        anchors = [cs.read(n) for n in station.certs.installed(cs) if n[0] == "c"]
-    if st.cfg.get("ca"):
-        with open(st.cfg["ca"], "rb") as f:
-            anchors.append(f.read())
-    return ws.tls_context(anchors)
 
 
 class Updater:
@@ -89,42 +62,19 @@ class Updater:
     # --- UpdateFirmware -------------------------------------------------------------------------------
 
     async def request(self, req):
-        fw = req["firmware"]
-        pem, sig = fw.get("signingCertificate"), fw.get("signature")
-        if not pem and not sig:  # TC_L_18: a secure-update station refuses unsigned updates
-            return _no("UnsignedFirmware", "signingCertificate and signature are required (L01)")
-        try:
-            rt = clock.parse(fw["retrieveDateTime"])
-            it = clock.parse(fw["installDateTime"]) if fw.get("installDateTime") else None
-        except ValueError as e:
-            return _no("InvalidValue", str(e))
-        cert, why = None, "no signingCertificate"
-        if pem:
-            from station.update import check
+        from station.update import request
 
-            for r in check.signing_cert(self._store.sub("certs"), pem):  # L01.FR.21/22, before answering
-                if r is None:
-                    await asyncio.sleep_ms(0)
-                else:
-                    cert, why = r
-        if cert is None:
-            sec = self._st.security
-            return ({"status": "InvalidCertificate", "statusInfo": {"reasonCode": "InvalidCertificate",
-                                                                    "additionalInfo": why[:512]}},
-                    lambda sent: sec.event("InvalidFirmwareSigningCertificate", why))  # L01.FR.02
+        j, no = await request.read(self._store, req, self._st.security)
+        if j is None:
+            return no
         if self._st.board.slots is None:
-            return _no("NoImageSlots", "this board has no second image slot")
+            return request.no("NoImageSlots", "this board has no second image slot")
         status = "Accepted"
         if self.job is not None:
             if self.job["ph"] != "dl":  # the new image is set to boot: too late (L01.FR.27, B11.FR.06 alike)
-                return _no("InstallInProgress")
+                return request.no("InstallInProgress")
             self._cancel()  # L01.FR.24: the old job sends nothing more (TC_L_10)
             status = "AcceptedCanceled"
-        retries = req.get("retries")
-        ivl = req.get("retryInterval")
-        j = {"id": req["requestId"], "st": None, "ph": "dl", "loc": fw["location"], "rt": rt, "it": it,
-             "left": _RETRIES if retries is None else max(0, retries),
-             "ivl": _INTERVAL if ivl is None else max(0, ivl), "cert": pem, "sig": sig, "slot": None}
         rec.save(self._store, j)
         self.job = j
         log.info(_TAG, "job %d: %s, %s", j["id"], status, j["loc"])
@@ -228,35 +178,16 @@ class Updater:
 
     async def _attempt(self, j):
         # One download into the inactive slot: its SHA-256, or None when it failed (logged).
-        get = self._get
-        if get is None:
-            from station.transport import http
+        from station.update import fetch
 
-            get = http.get
-        w = self._w = self._st.board.slots.writer()
-        j["slot"] = w.slot
-        h = hashlib.sha256()
-
-        def sink(mv):
-            h.update(mv)
-            w.write(mv)
-
-        url = j["loc"]
         try:
-            st = await get(url, sink, ssl=(lambda: _https(self._st)) if url.startswith("https:") else None,
-                           buf=bytearray(_CHUNK))
-            if st == 200:
-                log.info(_TAG, "job %d: %d bytes into slot %s", j["id"], w.size, w.slot)
-                return h.digest()
-            why = "HTTP %s" % st
+            self._w, h = await fetch.into_slot(self._get, j["loc"], self._st)
+            j["slot"] = self._w.slot
+            log.info(_TAG, "job %d: %d bytes into slot %s", j["id"], self._w.size, self._w.slot)
+            return h
         except Exception as e:  # HttpError, OSError (network, flash full), MemoryError: this attempt failed
-            why = repr(e)
-        except BaseException:  # cancelled (a new UpdateFirmware): nothing of this attempt may stay
-            self._abort()
-            raise
-        log.warn(_TAG, "job %d: download failed (%s), %d retries left", j["id"], why, j["left"])
-        self._abort()
-        return None
+            log.warn(_TAG, "job %d: download failed (%r), %d retries left", j["id"], e, j["left"])
+            return None
 
     async def _verified(self, j, h):
         if not j["sig"]:  # L01 step 5: no signature is an invalid one
