@@ -8,10 +8,15 @@ import datetime
 import http.server
 import os
 import shutil
+import ssl
 import threading
 import time
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from boards.host.sim.simctl import payloads, trigger
 from tools import ROOT
@@ -33,7 +38,9 @@ def ca():
 class Files:
     """A CPython HTTP server: path -> bytes; `slow` paths are sent 1 KB every `pause` s; others 404."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
+        # tls: an ssl.SSLContext for a server over https (the URLs then name localhost, its certificate's name)
+        self.tls = tls
         self.files, self.slow, self.pause, self.got = {}, set(), 0.05, []
         files = self
 
@@ -61,9 +68,13 @@ class Files:
 
         self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.srv.daemon_threads = True
+        if tls is not None:
+            self.srv.socket = tls.wrap_socket(self.srv.socket, server_side=True)
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
 
     def url(self, path):
+        if self.tls is not None:
+            return "https://localhost:%d%s" % (self.srv.server_address[1], path)
         return "http://127.0.0.1:%d%s" % (self.srv.server_address[1], path)
 
     def __enter__(self):
@@ -137,6 +148,57 @@ def test_tc_l_01_update_boots_the_new_version(stations):
         r, _ = trigger(csms, "CS-L01", "FirmwareStatusNotification")  # L01.FR.25: Idle after Installed
         csms.wait(lambda log: statuses(csms, "CS-L01")[-1] == "Idle", 10)
         assert events(csms, "CS-L01").count("FirmwareUpdated") == 1
+
+
+def _tls_server(tmp_path):
+    # A CA and a server certificate for localhost; the station trusts the CA once installed as a CSMS root.
+    def name(cn):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ck, sk = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+
+    def cert(subject, key, ca):
+        b = (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name("Files CA"))
+             .public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        return b.sign(ck, hashes.SHA256())
+
+    ca_cert, leaf = cert("Files CA", ck, True), cert("localhost", sk, False)
+    (tmp_path / "srv.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "srv.key").write_bytes(sk.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                        serialization.NoEncryption()))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(tmp_path / "srv.pem"), str(tmp_path / "srv.key"))
+    return ctx, ca_cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_tc_l_01_over_https_trusting_the_installed_csms_root(stations, tmp_path):
+    new = image.build("host", "2.1.0")
+    ctx, ca_pem = _tls_server(tmp_path)
+    with CSMS(interval=300) as csms, Files(ctx) as files:
+        boot(stations, csms, "CS-L01S")
+        r = csms.call("CS-L01S", "InstallCertificate",
+                      {"certificateType": "CSMSRootCertificate", "certificate": ca_pem})
+        assert r["status"] == "Accepted", r
+        files.files["/fw.img"] = new
+        assert update(csms, "CS-L01S", files.url("/fw.img"), new, rid=12) == {"status": "Accepted"}
+        got = wait_status(csms, "CS-L01S", "Installed", timeout=90)
+        assert got == ["Downloading", "Downloaded", "SignatureVerified", "Installing", "InstallRebooting", "Installed"]
+        assert versions(csms, "CS-L01S") == [("PowerUp", "1.0.0"), ("FirmwareUpdate", "2.1.0")]
+
+
+def test_https_from_a_server_the_station_does_not_trust_fails(stations, tmp_path):
+    ctx, _ = _tls_server(tmp_path)
+    with CSMS(interval=300) as csms, Files(ctx) as files:
+        boot(stations, csms, "CS-TLSX")
+        files.files["/fw.img"] = b"x"
+        assert update(csms, "CS-TLSX", files.url("/fw.img"), b"x", retries=0)["status"] == "Accepted"
+        assert wait_status(csms, "CS-TLSX", "DownloadFailed") == ["Downloading", "DownloadFailed"]
+        assert files.got == []
 
 
 def test_tc_l_02_03_retrieve_and_install_in_the_future(stations):
