@@ -321,3 +321,23 @@ async def test_reset_immediate_ends_the_transaction_first():
         st.txq.ack(name)
     eq((last["eventType"], last["triggerReason"], last["transactionInfo"]["stoppedReason"]),
        ("Ended", "ResetCommand", "ImmediateReset"))
+
+
+async def test_firmware_updated_once_after_a_cut_between_event_and_record():
+    st = _boot()
+    await _ask(st, _req(8), Server(_IMAGE))
+    await _until(_done(st))
+    st2 = _boot(fresh=False)
+    # the new image queued Installed and FirmwareUpdated, and the power went before the record was removed
+    from station.update import job
+
+    assert st2.board.slots.confirm()  # its self-test passed (app._accepted), then it sent Installed
+    j = job.load(st2.store)
+    j["st"] = "Installed"
+    job.save(st2.store, j)
+    st2.security.event("FirmwareUpdated", "request 8, version x")
+    st3 = _boot(fresh=False)
+    hs.register(st3)
+    await _until(lambda: st3.updater.job is None)
+    eq(statuses(st3), ["Installed"])
+    eq(events(st3), ["FirmwareUpdated"])  # the one queued before the cut, not a second

@@ -53,10 +53,16 @@ class Updater:
         self._task = self._st.sched.spawn("update", self._settle, j, "Installed" if ok else "InstallationFailed")
 
     async def _settle(self, j, status):
+        again = j["st"] == "Installed"  # a power cut came after Installed was recorded, before the record went
         await self._send(j, status)
-        if status == "Installed":  # L01.FR.31, exactly once: the record goes right after the event is queued
-            v = self._st.cfg.get("firmware")
-            self._st.security.event("FirmwareUpdated", "request %d, version %s" % (j["id"], v))
+        if status == "Installed":  # L01.FR.31, exactly once (libocpp sends two)
+            tag = "request %d," % j["id"]
+            q = self._st.secq
+            # Nothing is awaited between queuing the event and removing the record, so after such a cut the
+            # event is either still queued (not sent yet) or was never queued.
+            if not again or not q.holds(lambda p: p.get("type") == "FirmwareUpdated" and
+                                        p.get("techInfo", "").startswith(tag)):
+                self._st.security.event("FirmwareUpdated", "%s version %s" % (tag, self._st.cfg.get("firmware")))
         self._end()
 
     # --- UpdateFirmware -------------------------------------------------------------------------------
