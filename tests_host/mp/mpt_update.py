@@ -98,11 +98,16 @@ def statuses(st, rid=None):
             and (rid is None or i.payload["requestId"] == rid)]
 
 
+_OURS = ("FirmwareUpdated", "InvalidFirmwareSignature", "InvalidFirmwareSigningCertificate")
+
+
 def events(st):
+    """The update's security events queued so far (taken from the queue; other kinds are left out)."""
     out = []
     while st.secq.peek():
         name, p = st.secq.peek()
-        out.append(p["type"])
+        if p["type"] in _OURS:
+            out.append(p["type"])
         st.secq.ack(name)
     return out
 
