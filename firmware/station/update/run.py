@@ -81,7 +81,10 @@ class Updater:
                 return request.no("InstallInProgress")
             self._cancel()  # L01.FR.24: the old job sends nothing more (TC_L_10)
             status = "AcceptedCanceled"
-        rec.save(self._store, j)
+        try:
+            rec.save(self._store, j)
+        except OSError as e:  # flash full: a job that a reboot would forget is not taken on
+            return request.no("FlashFull", repr(e))
         self.job = j
         log.info(_TAG, "job %d: %s, %s", j["id"], status, j["loc"])
         return {"status": status}, lambda sent: self._start()  # its first status follows the answer
