@@ -144,6 +144,9 @@ def test_tc_l_01_update_boots_the_new_version(stations):
         assert got == ["Downloading", "Downloaded", "SignatureVerified", "Installing", "InstallRebooting", "Installed"]
         assert {p["requestId"] for p in payloads(csms, "FirmwareStatusNotification", "CS-L01")} == {11}
         assert versions(csms, "CS-L01") == [("PowerUp", "1.0.0"), ("FirmwareUpdate", "2.0.0")]
+        r = csms.call("CS-L01", "GetVariables", {"getVariableData": [
+            {"component": {"name": "ChargingStation"}, "variable": {"name": "FirmwareVersion"}}]})
+        assert r["getVariableResult"][0]["attributeValue"] == "2.0.0"
         csms.wait(lambda log: "FirmwareUpdated" in events(csms, "CS-L01"), 20)
         r, _ = trigger(csms, "CS-L01", "FirmwareStatusNotification")  # L01.FR.25: Idle after Installed
         csms.wait(lambda log: statuses(csms, "CS-L01")[-1] == "Idle", 10)

@@ -89,6 +89,7 @@ class Station:
         on("Reset", lambda req: self.resetter().request(req))
         if board.slots is not None:
             self.dm.show("OCPPCommCtrlr", "FileTransferProtocols", "HTTP,HTTPS")
+        self.dm.show("ChargingStation", "FirmwareVersion", cfg.get("firmware") or "")
         try:  # an optional package: without it CertificateSigned is NotSupported
             import station.certs
 
