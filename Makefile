@@ -9,7 +9,7 @@ BOARD ?= esp32_devkitc
 PORT ?= /dev/ttyUSB0
 
 .PHONY: setup lint test clean demo mpy image version-record deploy deploy-config sign-image manufacturer-ca
-.PHONY: bench bench-heap bench-latency bench-cpu bench-size fuzz faults
+.PHONY: bench bench-heap bench-latency bench-cpu bench-size bench-logs bench-http fuzz faults
 
 setup: $(STAMP) $(ROOT_PTH)
 
@@ -54,10 +54,17 @@ bench-latency: setup
 bench-cpu: setup
 	$(BIN)/python tools/bench/cpu.py
 
+bench-logs: setup
+	$(BIN)/python tools/bench/logs.py $(ARGS)
+
 bench-size: setup
 	$(BIN)/python tools/bench/size.py
 
-bench: bench-size bench-heap bench-latency bench-cpu
+# The HTTP client (firmware download, log upload): 1.5 MiB over loopback, heap, event-loop hold, .mpy size.
+bench-http: setup
+	$(BIN)/python tools/bench/http.py
+
+bench: bench-size bench-heap bench-latency bench-cpu bench-http
 	$(BIN)/python tools/bench/report.py
 
 # 10,000 hypothesis-generated bad frames and messages against the simulated station over a real WebSocket.

@@ -130,7 +130,7 @@ def test_client_certificate_for_security_profile_3(pki):
 # (io.IOBase) around a real socket: TLS calls a native socket subclass's C functions with the wrong object.
 _NODELAY_MP = """
 import asyncio, io, json, select, socket, sys
-from station.transport import ws
+from station.transport import net, ws
 rec = []
 
 class Sock(io.IOBase):
@@ -175,7 +175,7 @@ class Ctx:
         return self.real.wrap_socket(sock, **kw)
 
 async def main(url, ca):
-    ws.socket = Mod
+    net.socket = Mod  # ws.py's sockets are opened by net.py
     with open(ca, "rb") as f:
         ctx = Ctx(ws.tls_context(f.read()))
     c = await ws.connect(url, ssl=ctx)

@@ -3,6 +3,8 @@
 import asyncio
 import time
 
+from micropython import const
+
 from station import clock, log
 from station.model.device_model import DeviceModel
 from station.model.fwstate import FwState, LogState
@@ -12,6 +14,8 @@ from station.sched import Sched
 from station.store import Store
 
 _TAG = "app"
+_SECURITY_VARS = ("BasicAuthPassword", "OrganizationName")  # the others there are read-only or timers
+_FLUSH_S = const(10)  # the diagnostics log reaches flash at least this often (and whenever its buffer fills)
 
 
 class Station:
@@ -30,6 +34,7 @@ class Station:
         clock.use(getattr(board, "rtc", None), getattr(board, "rtc_set", None))
         self.sched = Sched()  # the watchdog is armed in run(), after the synchronous start-up
         self.store = Store(board.root, getattr(board, "fs", None))
+        self._logs(cfg.get("logs") or {})
         self.meters = None
         if board.uart is not None and board.meters:
             from station.hw.meter_task import MeterTask
@@ -48,7 +53,7 @@ class Station:
 
         self.secq = TxQueue(self.store.sub("sec"), cfg.get("security_bound", 20), "SecurityEventNotification")
         self.outbox.add_source(self.secq)
-        self.security = Security(self.secq, self.outbox.wake)
+        self.security = Security(self.secq, self.outbox.wake, self.seclog)
         cs = {"model": cfg.get("model", "AC"), "vendorName": cfg.get("vendor", "OpenCharge")}
         if cfg.get("serial"):
             cs["serialNumber"] = cfg["serial"]
@@ -56,7 +61,11 @@ class Station:
             cs["firmwareVersion"] = cfg["firmware"]
         from station import update
 
-        self.reg = Registration(self.dm, self.outbox, cs, update.boot_reason(self.store, board.reset_cause))
+        cause = update.boot_reason(self.store, board.reset_cause)  # RemoteReset, FirmwareUpdate: on flash
+        self.reg = Registration(self.dm, self.outbox, cs, cause)
+        self.reg.on_clock = lambda step: self.security.event("SettingSystemTime", "moved by %d s" % step)
+        # One per boot, sent after the BootNotification (the outbox holds it till then).
+        self.security.event("StartupOfTheDevice" if cause == "PowerUp" else "ResetOrReboot", cause)
         self.conn = connection.Connection(self.dm, self.rpc, self.reg, self.outbox, cfg["csms"], cfg["id"],
                                           self._tls, cfg.get("max_message", 16384), self.sched.feed)
         self.conn.on_trial = self._trial
@@ -83,12 +92,11 @@ class Station:
         on = self.rpc.on
         on("TriggerMessage", self._trigger)
         on("GetVariables", self.dm.get_variables)
-        on("SetVariables", self.dm.set_variables)
+        on("SetVariables", self._set_variables)
         on("ChangeAvailability", self.connectors.change_availability)
         on("UpdateFirmware", lambda req: self.update().request(req))
         on("Reset", lambda req: self.resetter().request(req))
-        if board.slots is not None:
-            self.dm.show("OCPPCommCtrlr", "FileTransferProtocols", "HTTP,HTTPS")
+        self.dm.show("OCPPCommCtrlr", "FileTransferProtocols", "HTTP,HTTPS")  # transport/http.py's PROTOCOLS
         self.dm.show("ChargingStation", "FirmwareVersion", cfg.get("firmware") or "")
         try:  # an optional package: without it CertificateSigned is NotSupported
             import station.certs
@@ -116,6 +124,24 @@ class Station:
 
             self._resetter = Resetter(self)
         return self._resetter
+
+    def _logs(self, c):
+        # The diagnostics log (every line the station logs, bounded on flash) and the security log.
+        from station.logs.ring import Ring
+
+        self.diag = Ring(self.store.sub("diag"), c.get("diag_seg", 16384), c.get("diag_segs", 4),
+                         c.get("diag_buf", 1024))
+        self.seclog = Ring(self.store.sub("seclog"), c.get("sec_seg", 4096), 2, 256)
+        self._flushed = 0
+        log.ring = self.diag
+
+    def _set_variables(self, req):
+        res = self.dm.set_variables(req)
+        for r in res["setVariableResult"]:  # a key change of ours is a security event (A04)
+            if r["attributeStatus"] == "Accepted" and r["component"]["name"] == "SecurityCtrlr" and \
+                    r["variable"]["name"] in _SECURITY_VARS:
+                self.security.event("ReconfigurationOfSecurityParameters", "SecurityCtrlr." + r["variable"]["name"])
+        return res
 
     def keys(self):
         # The certificate code (big numbers, DER) is loaded on first use: most boots never need it.
@@ -181,7 +207,10 @@ class Station:
 
     def tick(self):
         # The station's once-a-second work.
-        clock.mono()  # read at least daily, so the monotonic count never misses a ticks wrap
+        up = clock.mono()  # read at least daily, so the monotonic count never misses a ticks wrap
+        if up - self._flushed >= _FLUSH_S:
+            self._flushed = up
+            self.diag.flush()
         self.tx.tick(time.ticks_ms())
         self.aligned.tick()
         self.connectors.tick()

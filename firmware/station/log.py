@@ -5,6 +5,7 @@ import time
 
 LEVEL = 1  # 0 debug, 1 info, 2 warning, 3 error
 _NAMES = "DIWE"
+ring = None  # the diagnostics log on flash (logs/ring.py), set by the app: gets every line printed
 
 
 def _out(lvl, tag, msg, args):
@@ -17,6 +18,8 @@ def _out(lvl, tag, msg, args):
             msg = "%s %r" % (msg, args)
     t = time.ticks_ms()
     print("%d.%03d %s %s: %s" % (t // 1000, t % 1000, _NAMES[lvl], tag, msg))
+    if ring is not None:
+        ring.add(lvl, tag, msg)
 
 
 def debug(tag, msg, *args):

@@ -45,7 +45,7 @@ class _Partial:
 
 
 class FullFS:
-    """The port's filesystem; while `full`, opening a file for writing fails with ENOSPC; with `room`
+    """The port's filesystem; while `full`, opening a file for writing or appending fails with ENOSPC; with `room`
     set, a write stops after that many bytes with ENOSPC. A test may replace remove() to free room."""
 
     def __init__(self, room=None):
@@ -58,7 +58,8 @@ class FullFS:
         self.stat = os.stat
 
     def open(self, path, mode="r"):
-        if "w" in mode and self.full:
+        w = "w" in mode or "a" in mode
+        if w and self.full:
             raise OSError(28)
         f = open(path, mode)
-        return _Partial(f, self.room) if "w" in mode and self.room is not None else f
+        return _Partial(f, self.room) if w and self.room is not None else f

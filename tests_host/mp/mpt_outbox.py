@@ -242,3 +242,40 @@ async def test_retry_timer_does_not_wrap_after_days_offline():
         eq(src.q, [])
     finally:
         clock.mono = real
+
+
+class Refusing(Rpc):
+    # A CSMS without SecurityEventNotification (ocpp-rpc answers NotImplemented), or one that never answers it.
+    def __init__(self, exc):
+        super().__init__()
+        self.exc = exc
+
+    async def call(self, action, payload):
+        self.sent.append((action, payload))
+        if action == "SecurityEventNotification":
+            raise self.exc
+        return {}
+
+
+class SecSrc(Src):
+    action = "SecurityEventNotification"
+
+
+async def test_a_refused_security_event_is_dropped_and_holds_nothing_back():
+    from station.transport.rpc import CallTimeout
+
+    rpc = Refusing(CallError("NotImplemented"))
+    ob = Outbox(rpc)
+    sec, tx = SecSrc(["s1"]), Src(["t1"])
+    ob.add_source(sec)  # the security source first, so it would be tried first
+    ob.add_source(tx)
+    ob.set_state("accepted")
+    await drain(ob)
+    eq([a for a, _ in rpc.sent], ["SecurityEventNotification", "TransactionEvent"])
+    eq(sec.q, [])  # the CSMS has it and said no: no resend of the same
+    # unanswered: kept for a retry, and the transaction events behind it still go
+    rpc.exc = CallTimeout()
+    sec.q, tx.q = ["s2"], ["t2", "t3"]
+    await drain(ob)
+    eq([a for a, _ in rpc.sent][2:], ["SecurityEventNotification", "TransactionEvent", "TransactionEvent"])
+    eq(sec.q, ["s2"])

@@ -6,7 +6,7 @@ import hashlib
 import os
 
 from mptest import eq
-from station.transport import ws
+from station.transport import net, ws
 
 HEAP = "128K"
 TIMEOUT = 20
@@ -144,10 +144,10 @@ async def test_connect_with_addr_given_does_not_resolve_again():
         await asyncio.sleep(3)
 
     srv, port = await serve(handler)
-    real = ws.socket
+    real = net.socket
     calls = []
 
-    class Counting:  # the socket module as ws.py sees it, counting name look-ups
+    class Counting:  # the socket module as ws.py sees it (net.py opens its sockets), counting name look-ups
         SOCK_STREAM = real.SOCK_STREAM
         socket = real.socket
 
@@ -155,7 +155,7 @@ async def test_connect_with_addr_given_does_not_resolve_again():
             calls.append(a[0])
             return real.getaddrinfo(*a)
 
-    ws.socket = Counting
+    net.socket = Counting
     try:
         addr = ws.resolve("localhost", port)
         eq(calls, ["localhost"])
@@ -167,5 +167,5 @@ async def test_connect_with_addr_given_does_not_resolve_again():
         await ws.connect("ws://localhost:%d/x" % port)  # without addr connect resolves, through the same module
         eq(calls, ["localhost", "localhost"])
     finally:
-        ws.socket = real
+        net.socket = real
         srv.close()

@@ -7,7 +7,7 @@ import os
 
 from tools.bench.kit import RESULTS
 
-ORDER = ("size", "heap", "heap-mpy", "heap-unix32", "latency", "cpu", "fuzz", "fuzz-512k", "faults")
+ORDER = ("size", "heap", "heap-mpy", "heap-unix32", "latency", "cpu", "http", "fuzz", "fuzz-512k", "faults")
 
 
 def main():

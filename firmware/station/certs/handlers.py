@@ -80,6 +80,8 @@ class Handlers:
         return resp, self._switch  # the switch (a reconnect) only once Accepted is on the wire
 
     def _switch(self, sent):
+        if self._dm.get("SecurityCtrlr", "SecurityProfile") == 3:  # only then is the TLS identity changed
+            self._sec.event("ReconfigurationOfSecurityParameters", "new ChargingStationCertificate: reconnecting")
         try:
             self._on_client()
         except Exception as e:

@@ -27,9 +27,10 @@
 # A payload whose timestamp is still a clock marker (clock.py) waits until the clock is known.
 # on_result(res) is called once per item: res is the CSMS's CALLRESULT payload, or None when the CSMS
 # answered CALLERROR, did not answer in time, or the item was discarded. RAM items are not retried.
-# Source items (TransactionEvent, SecurityEventNotification) are retried per
-# OCPPCommCtrlr.MessageAttempts/MessageAttemptInterval (instance TransactionEvent) on CALLERROR/timeout,
-# then given up (logged); after a disconnect they simply wait for the next "accepted". RAM items go
+# Source items are retried per OCPPCommCtrlr.MessageAttempts/MessageAttemptInterval (instance
+# TransactionEvent): a TransactionEvent on CALLERROR or no answer, a SecurityEventNotification only when
+# unanswered (a CALLERROR means the CSMS has it); then given up (logged). A source waiting for a retry holds
+# no other back. After a disconnect they simply wait for the next "accepted". RAM items go
 # first, then the sources in turn, each in its own order. An exception of our own while sending
 # (MemoryError, a bug) loses nothing: the message waits a second and goes again (a triggered one is
 # answered None).
@@ -76,8 +77,10 @@ class Outbox:
         self.state = "offline"
         self._sources = []
         self._ev = asyncio.Event()
-        self._tries = 0  # failed attempts of the source item at the head
-        self._retry_at = None  # clock.mono() second before which the source head is not retried
+        # Per source (same index as _sources): failed attempts of its head, and the clock.mono() second
+        # before which that head is not tried again. Per source, so one that waits holds no other back.
+        self._tries = []
+        self._retry_at = []
         self.sent = 0
 
     def set_state(self, s):
@@ -88,6 +91,8 @@ class Outbox:
 
     def add_source(self, src):
         self._sources.append(src)
+        self._tries.append(0)
+        self._retry_at.append(None)
         self._ev.set()
 
     def wake(self):
@@ -157,13 +162,14 @@ class Outbox:
     def _source_head(self):
         if self.state != "accepted":
             return None, None
-        if self._retry_at is not None and clock.mono() < self._retry_at:
-            return None, None
-        for src in self._sources:
+        up = clock.mono()
+        for i, src in enumerate(self._sources):
+            if self._retry_at[i] is not None and up < self._retry_at[i]:
+                continue
             h = src.peek()
-            if h is not None:
-                # In order: while the head's times are unknown, nothing behind it goes either.
-                return (src, h) if clock.fix(h[1]) else (None, None)
+            if h is not None and clock.fix(h[1]):
+                # In order: while the head's times are unknown, nothing behind it in its source goes.
+                return i, h
         return None, None
 
     def _attempts(self):
@@ -173,7 +179,8 @@ class Outbox:
         except (AttributeError, KeyError):  # no device model: the spec digest's defaults
             return 3, 30
 
-    async def _send_source(self, src, head):
+    async def _send_source(self, i, head):
+        src = self._sources[i]
         name, payload = head
         try:
             res = await self._rpc.call(src.action, payload)
@@ -186,15 +193,20 @@ class Outbox:
         except NotConnected:
             return  # stays queued for the next connection
         except (CallError, CallTimeout) as e:  # the CSMS's answer (or none): the retry policy decides
-            self._tries += 1
-            attempts, interval = self._attempts()
-            if self._tries < attempts:
-                log.warn(_TAG, "%s %s failed (%r), retry %d/%d", src.action, name, e, self._tries, attempts)
-                self._retry_at = clock.mono() + interval * self._tries
-                return
-            log.error(_TAG, "%s %s given up after %d attempts", src.action, name, self._tries)
-        self._tries = 0
-        self._retry_at = None
+            if isinstance(e, CallError) and src.action != "TransactionEvent":
+                # The CSMS got it and refused it (a CSMS without SecurityEventNotification, say): a resend
+                # would get the same answer. The attempts policy is TransactionEvent's (its instance).
+                log.warn(_TAG, "%s %s refused by the CSMS (%r): dropped", src.action, name, e)
+            else:
+                self._tries[i] += 1
+                attempts, interval = self._attempts()
+                if self._tries[i] < attempts:
+                    log.warn(_TAG, "%s %s failed (%r), retry %d/%d", src.action, name, e, self._tries[i], attempts)
+                    self._retry_at[i] = clock.mono() + interval * self._tries[i]
+                    return
+                log.error(_TAG, "%s %s given up after %d attempts", src.action, name, self._tries[i])
+        self._tries[i] = 0
+        self._retry_at[i] = None
         self.sent += 1
         src.ack(name)
 
@@ -224,9 +236,9 @@ class Outbox:
                 raise  # run() logs it and pauses
             _done(it, res)
             return True
-        src, head = self._source_head()
-        if src is not None:
-            await self._send_source(src, head)
+        i, head = self._source_head()
+        if i is not None:
+            await self._send_source(i, head)
             return True
         return False
 
@@ -242,6 +254,6 @@ class Outbox:
                 continue
             # Nothing sendable: wait for new work, a state change, or a source retry coming due.
             try:
-                await asyncio.wait_for_ms(self._ev.wait(), 1000 if self._retry_at is not None else 5000)
+                await asyncio.wait_for_ms(self._ev.wait(), 1000 if any(self._retry_at) else 5000)
             except asyncio.TimeoutError:  # periodic re-check (retry timers, sources without wake)
                 pass

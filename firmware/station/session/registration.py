@@ -20,14 +20,9 @@ from station import clock, log
 _TAG = "reg"
 _RETRY_S = 30  # BootNotification unanswered, or Pending/Rejected with interval 0: ask again after this
 _STATUSES = ("Accepted", "Pending", "Rejected")
-
-
-def _set_clock(res):
-    t = res.get("currentTime")
-    try:
-        clock.set_from(t)
-    except ValueError:
-        log.warn(_TAG, "currentTime %r unreadable: clock not set", t)
+# A CSMS moving a known clock by more than this is a SettingSystemTime security event; the spec leaves
+# "significant" open, and a few minutes is more than the drift of an RTC between two heartbeats.
+_JUMP_S = 180
 
 
 class Registration:
@@ -37,6 +32,7 @@ class Registration:
         self._cs = charging_station
         self._reason = reset_cause
         self.on_accepted = None
+        self.on_clock = None  # on_clock(step_s): the CSMS moved a known clock by more than _JUMP_S
         self.boot_accepted = False
         self.registered = False  # accepted once since power-up: reconnects need no new BootNotification
         self.linked = False  # a session is up (answers can arrive)
@@ -50,6 +46,17 @@ class Registration:
 
     def sent(self):
         self._last_tx = time.ticks_ms()
+
+    def set_clock(self, res):
+        t = res.get("currentTime")
+        was = clock.known()
+        try:
+            step = clock.set_from(t)
+        except ValueError:
+            log.warn(_TAG, "currentTime %r unreadable: clock not set", t)
+            return
+        if was and abs(step) > _JUMP_S and self.on_clock:
+            self.on_clock(step)
 
     def guard(self, action, payload):
         if self._ob.state != "rejected":
@@ -99,7 +106,7 @@ class Registration:
             log.warn(_TAG, "BootNotification interval %r unusable", interval)
             interval = 0
         self.boot_accepted = status == "Accepted"
-        _set_clock(res)
+        self.set_clock(res)
         log.info(_TAG, "BootNotification %s, interval %d", status, interval)
         if status == "Accepted":
             self.registered = True
@@ -125,9 +132,9 @@ class Registration:
     def heartbeat_interval(self):
         return self._dm.get("OCPPCommCtrlr", "HeartbeatInterval") or self._interval
 
-    def _hb_result(self, res):
+    def heartbeat_result(self, res):
         if res:
-            _set_clock(res)
+            self.set_clock(res)
 
     async def timers(self):
         while True:
@@ -140,4 +147,4 @@ class Registration:
                 # G02.FR.05: any message sent resets the timer, so an idle link is the only trigger.
                 if hb > 0 and time.ticks_diff(now, self._last_tx) >= hb * 1000:
                     self._last_tx = now
-                    self._ob.put("Heartbeat", {}, key="Heartbeat", on_result=self._hb_result)
+                    self._ob.put("Heartbeat", {}, key="Heartbeat", on_result=self.heartbeat_result)

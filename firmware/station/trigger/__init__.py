@@ -42,13 +42,15 @@ class Call:
 
     room = 1  # outbox places it needs
 
-    def __init__(self, action, payload, key):
+    def __init__(self, action, payload, key, on_result=None):
         self.action = action
         self.payload = payload
         self.key = key
+        self.on_result = on_result
 
     async def send(self, v):
-        v.outbox.put(self.action, self.payload, triggered=True, key=self.key, reserved=True)
+        v.outbox.put(self.action, self.payload, triggered=True, key=self.key, on_result=self.on_result,
+                     reserved=True)
 
     def undo(self, v):
         pass

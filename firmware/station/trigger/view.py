@@ -6,6 +6,7 @@
 #   v.outbox      reserve / release / put (triggered)  v.keys      certificate store (loaded on first use)
 #   v.evse_ids()  v.status(evse, connector)  v.notification(evse, connector)  v.sample(evse, meas, ctx)
 #   v.boot_accepted()                                  v.send_boot(reason, reserved)
+#   v.heartbeat_result(res)                            a Heartbeat answer: the CSMS's time
 
 
 class View:
@@ -37,6 +38,9 @@ class View:
 
     def boot_accepted(self):
         return self._reg.boot_accepted
+
+    def heartbeat_result(self, res):
+        self._reg.heartbeat_result(res)
 
     def send_boot(self, reason, reserved=False):
         self._reg.send_boot(reason, reserved)

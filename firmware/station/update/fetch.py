@@ -10,7 +10,7 @@ _CHUNK = const(4096)  # the ESP32's flash erase block: its slot writer then stor
 
 def _tls(st):
     # Downloads over https trust the installed CSMS roots and the configured CA (a zero-arg factory for http).
-    from station.transport import ws
+    from station.transport import net
 
     anchors = []
     if st._certs_on:
@@ -21,7 +21,7 @@ def _tls(st):
     if st.cfg.get("ca"):
         with open(st.cfg["ca"], "rb") as f:
             anchors.append(f.read())
-    return ws.tls_context(anchors)
+    return net.tls_context(anchors)
 
 
 
