@@ -1,8 +1,8 @@
 """Secure firmware update (L01) end to end: the real station (tools/sim.py, booting from its image slots) against
 the `ocpp`-package CSMS, the image served by a CPython HTTP server in this test, signed by tools/build/sign_image.py
 under a development manufacturer root the CSMS installs with InstallCertificate. TC_L_01/02/03/05/06/07/10/13/15/18,
-TC_F_19 and the rollback of an image that raises at import. Needs the streaming HTTP client
-(firmware/station/transport/http.py): skipped until it is on this branch."""
+TC_F_19 and the rollback of an image that raises at import. The download is the station's own HTTP client
+(firmware/station/transport/http.py)."""
 
 import datetime
 import http.server
@@ -12,7 +12,6 @@ import ssl
 import threading
 import time
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -24,8 +23,6 @@ from tools.build import image
 from tools.build import sign_image as si
 from tools.csms.dev import CSMS
 
-pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(ROOT, "firmware", "station", "transport", "http.py")),
-                                reason="needs the streaming HTTP client (station/transport/http.py), not merged yet")
 _CA = []
 
 
