@@ -100,13 +100,18 @@ def run(size):
             mark = st.mark()
             fw["location"] = url + "/slow"
             assert csms.call(SID, "UpdateFirmware", {"requestId": 2, "firmware": fw})["status"] == "AcceptedCanceled"
+            csms.wait(lambda log: status(2) is not None, 20)
+            slow = []
+            while status(2) == "Downloading":
+                slow.append(kit.trigger(csms, SID, "Heartbeat")[1])
             csms.wait(lambda log: status(2) == "InstallScheduled", 60)
             end = next(i for i, ln in enumerate(st.lines) if i >= mark and "job 2: Downloaded" in ln)
             heap = [x[0] for x in kit.heap_samples(st.lines[:end], mark)]
             return {"size": size, "final": status(1), "download_s": t["Downloaded"] - t0,
                     "triggers": len(lat), "p50": kit.pct(lat, 50), "p99": kit.pct(lat, 99),
                     "max": max(lat) if lat else None, "heap_before": before, "heap_peak": max(heap),
-                    "heap_samples": len(heap)}
+                    "heap_samples": len(heap), "slow_triggers": len(slow), "slow_p99": kit.pct(slow, 99),
+                    "slow_max": max(slow) if slow else None}
         finally:
             st.stop()
             srv.shutdown()
@@ -123,6 +128,8 @@ def main():
              "%.2f s (%.0f KB/s)" % (r["download_s"], r["size"] / 1024 / r["download_s"])),
             ("TriggerMessage(Heartbeat) during it", "%d, response p50 %s / p99 %s / max %s ms"
              % (r["triggers"], ms(r["p50"]), ms(r["p99"]), ms(r["max"]))),
+            ("the same during the slow download", "%d, response p99 %s / max %s ms"
+             % (r["slow_triggers"], ms(r["slow_p99"]), ms(r["slow_max"]))),
             ("live heap during a download above before it (code loaded)", "%+.1f KB, %d samples (before %.1f KB)"
              % ((r["heap_peak"] - r["heap_before"]) / 1024, r["heap_samples"], r["heap_before"] / 1024))]
     kit.save("update", "Firmware download during normal work", kit.table(("figure", "value"), rows), r,
