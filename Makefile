@@ -9,7 +9,7 @@ BOARD ?= esp32_devkitc
 PORT ?= /dev/ttyUSB0
 
 .PHONY: setup lint test clean demo mpy image version-record deploy deploy-config sign-image manufacturer-ca
-.PHONY: bench bench-heap bench-latency bench-cpu bench-size bench-logs bench-http fuzz faults
+.PHONY: bench bench-heap bench-latency bench-cpu bench-size bench-logs bench-http bench-hot fuzz faults
 
 setup: $(STAMP) $(ROOT_PTH)
 
@@ -62,9 +62,13 @@ bench-size: setup
 
 # The HTTP client (firmware download, log upload): 1.5 MiB over loopback, heap, event-loop hold, .mpy size.
 bench-http: setup
-	$(BIN)/python tools/bench/http.py
+	$(BIN)/python tools/bench/transfer.py
 
-bench: bench-size bench-heap bench-latency bench-cpu bench-http
+# Bytes allocated per operation on the hot paths (validation, clock, device model, frames, ticker): results/hot.md
+bench-hot: setup
+	$(BIN)/python tools/bench/hot.py $(ARGS)
+
+bench: bench-size bench-heap bench-hot bench-latency bench-cpu bench-http bench-logs
 	$(BIN)/python tools/bench/report.py
 
 # 10,000 hypothesis-generated bad frames and messages against the simulated station over a real WebSocket.

@@ -82,6 +82,7 @@ class Station:
         self._resetter = None
         self._keys = None
         self._certs = None
+        self._getlog = None
         self._certs_on = False
         self.view = View(self.dm, self.tx, self.connectors, self.sample, self.fw, self.logs, self.outbox,
                          self.reg, cfg.get("serial", ""), self.keys)
@@ -96,7 +97,9 @@ class Station:
         on("ChangeAvailability", self.connectors.change_availability)
         on("UpdateFirmware", lambda req: self.update().request(req))
         on("Reset", lambda req: self.resetter().request(req))
-        self.dm.show("OCPPCommCtrlr", "FileTransferProtocols", "HTTP,HTTPS")  # transport/http.py's PROTOCOLS
+        on("GetLog", lambda req: self.getlog().handle(req))
+        # What transport/http.py does (its PROTOCOLS; both tested): not imported for this at boot.
+        self.dm.show("OCPPCommCtrlr", "FileTransferProtocols", "HTTP,HTTPS")
         self.dm.show("ChargingStation", "FirmwareVersion", cfg.get("firmware") or "")
         try:  # an optional package: without it CertificateSigned is NotSupported
             import station.certs
@@ -168,6 +171,33 @@ class Station:
             if self.dm.get("SecurityCtrlr", "SecurityProfile") == 3:
                 client = self.keys().client()
         return connection.tls(c, extra, client)
+
+    def _file_tls(self):
+        # A file server (GetLog, UpdateFirmware) is trusted as the CSMS is: the configured CA and the
+        # installed CSMSRootCertificates (N01.FR.15). No anchor at all: no https (never unverified).
+        anchors = []
+        if self.cfg.get("ca"):  # a path: DER
+            with open(self.cfg["ca"], "rb") as f:
+                anchors.append(f.read())
+        if self._certs_on:
+            import station.certs
+
+            st = self.store.sub("certs")
+            anchors += [st.read(n) for n in station.certs.installed(st) if n[0] == "c"]
+        if not anchors:
+            return None
+        from station.transport import net
+
+        return net.tls_context(anchors)
+
+    def getlog(self):
+        # GetLog's handler and upload, loaded with the first GetLog.
+        if self._getlog is None:
+            from station.logs.getlog import GetLog
+
+            self._getlog = GetLog({"DiagnosticsLog": self.diag, "SecurityLog": self.seclog}, self.outbox,
+                                  self.logs, self._file_tls, self.cfg["id"])
+        return self._getlog
 
     def _trial(self, ok):
         # The first connection attempts with a new client certificate: keep it, or take the old one back.

@@ -1,5 +1,8 @@
 # The one place that knows wall-clock time and builds timestamps.
-# Internally: seconds since 1970-01-01 UTC, whatever the port's epoch (ESP32: 2000, Unix: 1970).
+# Times are seconds since 2025-01-01 UTC (UNIX: that instant in Unix time), whatever the port's epoch
+# (ESP32: 2000, Unix: 1970): from 1991 to 2059 they stay small ints on every port (an ESP32's are 31-bit,
+# at most 1,073,741,823; Unix-epoch seconds are past that, a heap object on every now()). now(), parse()
+# and rfc3339() all use these seconds; only the board's RTC speaks its port's epoch.
 # The CSMS sets the clock (BootNotification/Heartbeat currentTime); until then the board RTC counts.
 #
 # After a power loss an ESP32's RTC restarts at 2000-01-01: such a clock is "unknown" (known() False)
@@ -12,11 +15,13 @@ import time
 
 from micropython import const
 
-_FLOOR = const(1735689600)  # 2025-01-01T00:00:00Z: an RTC showing less was not set since power-up
+UNIX = const(1735689600)  # 2025-01-01T00:00:00Z in Unix time: the zero of the clock's seconds
+_DAYS = const(20089)  # the same in days since 1970-01-01
+_FLOOR = const(0)  # 2025-01-01T00:00:00Z: an RTC showing less was not set since power-up
 
 _rtc = time.time  # the board's RTC in port-epoch seconds (use() replaces it)
 _rtc_set = None  # sets the board's RTC (port-epoch seconds), so a reset without power loss keeps the time
-_offset = 0  # added to the port's time.time() to get Unix time
+_offset = 0  # added to the RTC (moved to the clock's epoch) to get the time
 _port_epoch = None
 _known = False
 _hooks = []  # type: list  # called once, when the CSMS's time first makes the clock known
@@ -24,6 +29,8 @@ _token = None
 _last = time.ticks_ms()  # monotonic seconds since boot, from ticks (wrap-safe when read at least daily)
 _s = 0
 _ms = 0
+_ct = None  # the second rfc3339() last formatted, and its text: stamps within one second share it
+_cs = ""
 
 
 def use(rtc=None, rtc_set=None):
@@ -35,9 +42,10 @@ def use(rtc=None, rtc_set=None):
 
 
 def _epoch():
+    # the port's epoch in the clock's seconds (ESP32: 2000-01-01, Unix: 1970-01-01), both before UNIX
     global _port_epoch
     if _port_epoch is None:
-        _port_epoch = 946684800 if time.gmtime(0)[0] == 2000 else 0
+        _port_epoch = (946684800 if time.gmtime(0)[0] == 2000 else 0) - UNIX
     return _port_epoch
 
 
@@ -52,7 +60,7 @@ def _days(y, m, d):
 
 
 def now():
-    """Unix time in whole seconds (the raw RTC while the clock is unknown)."""
+    """Whole seconds since 2025-01-01 UTC (UNIX; the raw RTC while the clock is unknown): a small int."""
     return int(_rtc()) + _epoch() + _offset
 
 
@@ -82,10 +90,15 @@ def known():
 
 
 def rfc3339(t=None):
+    """The clock's seconds t (default now) as RFC 3339 UTC; the same second again costs no new string."""
+    global _ct, _cs
     if t is None:
         t = now()
-    g = time.gmtime(t - _epoch())
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % g[:6]
+    if t != _ct:
+        g = time.gmtime(t - _epoch())
+        _cs = "%04d-%02d-%02dT%02d:%02d:%02dZ" % g[:6]
+        _ct = t
+    return _cs
 
 
 def _boot():
@@ -143,14 +156,20 @@ def marked(p):
 
 
 def _num(s, i, n):
-    v = s[i : i + n]
-    if len(v) != n or not v.isdigit():
+    # digits read one by one: validating a date-time must not allocate (a slice would)
+    if i + n > len(s):
         raise ValueError("not a date-time: %r" % (s,))
-    return int(v)
+    v = 0
+    for k in range(i, i + n):
+        c = ord(s[k]) - 48
+        if not 0 <= c <= 9:
+            raise ValueError("not a date-time: %r" % (s,))
+        v = v * 10 + c
+    return v
 
 
 def parse(s, lenient=False):
-    """RFC 3339 date-time -> Unix seconds; ValueError when it is not one.
+    """RFC 3339 date-time -> the clock's seconds (since UNIX); ValueError when it is not one.
     lenient (a CSMS's currentTime, not a request we validate): also a space for "T", no seconds,
     "+hhmm" / "+hh" zones and no zone at all (taken as UTC)."""
     if not isinstance(s, str) or len(s) < (16 if lenient else 20) or s[4] != "-" or s[7] != "-":
@@ -172,17 +191,17 @@ def parse(s, lenient=False):
         i += 1
         while i < len(s) and "0" <= s[i] <= "9":
             i += 1
-    tz = s[i:]
+    z = len(s) - i  # the zone is s[i:], read in place
     off = 0
-    if tz in ("Z", "z") or (lenient and tz == ""):
+    if z == 1 and (s[i] == "Z" or s[i] == "z") or (lenient and z == 0):
         pass
-    elif tz[:1] in ("+", "-") and (len(tz) == 6 and tz[3] == ":" or lenient and len(tz) in (3, 5)):
-        off = (_num(tz, 1, 2) * 60 + (_num(tz, len(tz) - 2, 2) if len(tz) > 3 else 0)) * 60
-        if tz[0] == "-":
+    elif z and (s[i] == "+" or s[i] == "-") and (z == 6 and s[i + 3] == ":" or lenient and (z == 3 or z == 5)):
+        off = (_num(s, i + 1, 2) * 60 + (_num(s, len(s) - 2, 2) if z > 3 else 0)) * 60
+        if s[i] == "-":
             off = -off
     else:
         raise ValueError("bad time zone in %r" % (s,))
-    return _days(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off
+    return (_days(y, mo, d) - _DAYS) * 86400 + h * 3600 + mi * 60 + se - off
 
 
 def set_from(s):

@@ -1,4 +1,4 @@
-# MicroPython driver for tests_host/test_http.py and tools/bench/http.py: one request with
+# MicroPython driver for tests_host/test_http.py and tools/bench/transfer.py: one request with
 # station.transport.http, described by the JSON in argv[1]; prints "RESULT <json>".
 #   {"op": "get", "url": ..., "buf": 1024, "redirects": 5, "timeout": 15000, "ca": path, "factory": bool,
 #    "ticker": bool, "async": bool}

@@ -119,3 +119,19 @@ def test_flat_file_of_older_firmware_gives_way_to_the_configuration():
     dm = DeviceModel(st, None, {"SecurityCtrlr.BasicAuthPassword": "redeployed-pass-1234"})
     eq(dm.get("SecurityCtrlr", "BasicAuthPassword"), "redeployed-pass-1234")
     eq(dm.get("AlignedDataCtrlr", "Interval"), 60)
+
+
+def test_get_allocates_nothing_and_follows_put_and_show():
+    from mptest import alloc
+
+    dm = DeviceModel()
+    eq(alloc(lambda: dm.get("SampledDataCtrlr", "TxUpdatedInterval")), 0)
+    eq(alloc(lambda: dm.get("OCPPCommCtrlr", "MessageTimeout")), 0)  # the Default instance
+    eq(alloc(lambda: dm.get("OCPPCommCtrlr", "MessageAttempts", "TransactionEvent")), 0)
+    dm.put("SampledDataCtrlr", "TxUpdatedInterval", 7)
+    eq(dm.get("SampledDataCtrlr", "TxUpdatedInterval"), 7)
+    dm.put("OCPPCommCtrlr", "MessageTimeout", 12, "Default")
+    eq(dm.get("OCPPCommCtrlr", "MessageTimeout"), 12)
+    dm.show("SecurityCtrlr", "CertificateEntries", 3)
+    eq(dm.get("SecurityCtrlr", "CertificateEntries"), 3)
+    eq(DeviceModel(initial={"AlignedDataCtrlr.Interval": 60}).get("AlignedDataCtrlr", "Interval"), 60)

@@ -247,3 +247,25 @@ def test_operator_disable_gives_unavailable_but_fault_wins():
     eq((_status(st, 1), reported()), ("Unavailable", ["Unavailable"]))
     _change(st, "Operative", {"id": 1})
     eq((_status(st, 1), reported()), ("Occupied", ["Occupied"]))
+
+
+def test_a_second_of_the_ticker_allocates_nothing():
+    # app.tick and the watchdog's check run every second for the station's whole life: with nothing to
+    # send they build no lists, dicts or strings (a charging EVSE, an idle one, the clock known).
+    from mptest import alloc
+
+    t = clock.parse("2026-12-01T10:00:00Z") - clock._epoch()
+    clock.use(lambda: t)  # an int RTC, as an ESP32's (the Unix port's time.time() is a float, boxed)
+    clock.set_from("2026-12-01T10:00:00Z")
+    st = hs.make(dm={"AlignedDataCtrlr.Interval": 900})
+    _start(st)
+    st.tx.recover(st.connectors.evse_ids(), st.connectors.plugged)
+    _plug(st, 1, plug=1, charging=1)
+    assert st.tx.running(1) and not st.tx.running(2)
+    st.sched.alive("station")
+
+    def second():
+        st.tick()
+        st.sched.healthy()
+
+    eq(alloc(second), 0)

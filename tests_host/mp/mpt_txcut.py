@@ -21,7 +21,7 @@ TIMEOUT = 600
 # A RAM filesystem where there is one: thousands of boots, and the flash itself is not under test.
 _ROOT = "/dev/shm/mpt_txcut" if "shm" in os.listdir("/dev") else "/tmp/mpt_txcut"
 _MODES = ("before", "torn", "after")
-_T0 = 1798000000  # the CSMS's time at the first boot (2026-12); each later boot is 1000 s later
+_T0 = 1798000000 - clock.UNIX  # the CSMS's time at the first boot (2026-12); each later boot is 1000 s later
 
 
 class Torn:

@@ -150,3 +150,60 @@ async def test_the_next_connection_reuses_the_frame_buffer_of_the_last_one_that_
     await c.send_json([2, "3", "Heartbeat", {}])
     await d.send_json([2, "4", "Heartbeat", {}])
     eq(w.frames(), [(0x81, json.dumps([2, "4", "Heartbeat", {}]).encode())])
+
+
+async def test_a_long_message_streams_through_the_buffer_valid_utf8_at_every_cut():  # heap: 256K
+    # Longer than the frame buffer: the text is written and masked a bufferful at a time. A 3-byte sequence
+    # _utf8 fixes may fall across the end of a bufferful: it is fixed whole wherever it falls.
+    import json
+
+    sur = json.loads('"\\ud83d\\ude00"')  # MicroPython: 2 surrogates, 3 bytes each
+    for pad in range(1520, 1540):
+        w = Wire()
+        c = ws.WS(None, w, 100000, write_timeout_ms=0)
+        m = [3, "p" * pad, sur * 3, "q" * 2000, sur]
+        await c.send_json(m)
+        await c.send(b"b" * 3000 + bytes(range(256)))  # a long binary-safe text frame, copied through too
+        got = w.frames()
+        eq(got[0][1].decode(), json.dumps([3, "p" * pad, "\ufffd" * 6, "q" * 2000, "\ufffd" * 2]))
+        eq(got[1][1], b"b" * 3000 + bytes(range(256)))
+
+
+async def test_a_4k_message_costs_a_fraction_of_its_size_and_needs_no_block_its_size():
+    import gc
+    import json
+
+    from mptest import raises
+
+    sent = []
+    w = Wire()
+    w.write = lambda b: sent.append(len(b))
+    c = ws.WS(None, w, 100000, write_timeout_ms=0)
+    m = [2, "42", "MeterValues", {"evseId": 1, "meterValue": [{"timestamp": "2026-12-03T10:00:00Z",
+         "sampledValue": [{"value": 230.1, "measurand": "Voltage", "phase": "L1-N"}] * 70}]}]
+    n = len(json.dumps(m))
+    eq(4000 < n < 4400, True)
+    await c.send_json(m)  # warm
+    gc.collect()
+    gc.disable()
+    a = gc.mem_alloc()
+    await c.send_json(m)
+    cost = gc.mem_alloc() - a
+    gc.enable()
+    assert cost < n // 2, cost  # was 24 KB: a copy of the text, its bytes, a bytearray, big-int masking
+    keep = [None] * 4000
+    gc.collect()
+    i = 0
+    try:
+        while i < len(keep):
+            keep[i] = bytearray(400)
+            i += 1
+    except MemoryError:
+        pass
+    for j in range(0, i, 2):
+        keep[j] = None
+    gc.collect()
+    raises(MemoryError, json.dumps, m)  # no block for the text itself
+    del sent[:]
+    await c.send_json(m)
+    eq(sum(sent), n + 4 + 4)

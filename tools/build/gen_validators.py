@@ -3,14 +3,17 @@
     .venv/bin/python tools/build/gen_validators.py          # schemas/*.json -> firmware/station/transport/schema_tbl.py
     .venv/bin/python tools/build/gen_validators.py --copy   # first refresh schemas/ from the installed `ocpp` package
 
-The device carries no JSON-schema engine: each schema becomes a compact JSON text of nested lists that
-firmware/station/transport/validate.py decodes (json.loads, in C) when a message of that action arrives and walks; the
-decoded tree is garbage right after. Strings cost far less RAM than nested tuples (6 KB instead of ~30 KB on
-x86_64 when loaded from .mpy) and nothing when frozen. Only the messages the station handles are generated
-(see INCOMING/OUTGOING). Node format (see validate.py):
-  ["o", [[name, node], ...], [required, ...], flags]   flags: 1 extra properties allowed, 2 customData allowed
-  ["a", item, minItems, maxItems]   ["s", maxLength]   ["t"] date-time string   ["e", [value, ...]] enum
-  ["i", minimum, maximum]   ["n", minimum, maximum] number   ["b"] boolean        (absent limits: null)
+The device carries no JSON-schema engine: each schema becomes a compact text that
+firmware/station/transport/validate.py walks in place, by index, with no decoding: a message costs no tree and
+no per-field strings (a TransactionEventResponse cost 8 KB on the host while the text was decoded as JSON per
+message). Strings cost far less RAM than nested tuples and nothing when frozen. Only the messages the station
+handles are generated (see INCOMING/OUTGOING). Node format (ASCII; N = five digits, or "_____" for no limit):
+  o F RR PP prop...   object: F flags (1 extra properties allowed, 2 customData allowed), RR required count,
+                      PP property count; the required properties come first, in the schema's required order
+  prop = name ":" N node   N: the length of node, so a lookup skips the properties before the one it wants
+  a N N node   array: minItems, maxItems, then the item node       s N   string, maxLength
+  e N |v|v|...|  enum: N the length of the values part              t     date-time string
+  i N N  integer: minimum, maximum    n N N  number                 b     boolean
 """
 
 import json
@@ -29,6 +32,7 @@ INCOMING = (  # every action the station has a handler for (tests_host/test_rpc_
     "ChangeAvailability",
     "DeleteCertificate",
     "GetInstalledCertificateIds",
+    "GetLog",
     "GetVariables",
     "InstallCertificate",
     "Reset",
@@ -108,8 +112,42 @@ class Gen:
         return self.node(s, s.get("definitions", {}))
 
 
-def _js(node):
-    return json.dumps(node, separators=(",", ":"))
+def _n5(v):
+    if v is None:
+        return "_____"
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 99999:
+        raise ValueError("limit not encodable (a whole number 0..99999): %r" % (v,))
+    return "%05d" % v
+
+
+def encode(node):
+    """A node of Gen (nested tuples) as the text validate.py walks (format: the module's doc)."""
+    k = node[0]
+    if k == "o":
+        props = dict(node[1])
+        req = list(node[2])
+        missing = [r for r in req if r not in props]
+        if missing or len(props) > 99:
+            raise ValueError("object not encodable: required %r not among its properties" % missing)
+        out = "o%d%02d%02d" % (node[3], len(req), len(props))
+        for name in req + [p for p, _ in node[1] if p not in req]:
+            if ":" in name:
+                raise ValueError("property name with ':' %r" % name)
+            sub = encode(props[name])
+            out += name + ":" + _n5(len(sub)) + sub
+        return out
+    if k == "a":
+        return "a" + _n5(node[2]) + _n5(node[3]) + encode(node[1])
+    if k == "s":
+        return "s" + _n5(node[1])
+    if k in ("i", "n"):
+        return k + _n5(node[1]) + _n5(node[2])
+    if k == "e":
+        if any("|" in v or not v for v in node[1]):
+            raise ValueError("enum value not encodable: %r" % (node[1],))
+        vals = "|" + "|".join(node[1]) + "|"
+        return "e" + _n5(len(vals)) + vals
+    return k  # "t", "b"
 
 
 def generate():
@@ -124,11 +162,11 @@ def generate():
     ]
     out.append("# Incoming CALL payloads by action.")
     out.append("REQ = {")
-    out += ["    %r: %r," % (a, _js(n)) for a, n in req]
+    out += ["    %r: %r," % (a, encode(n)) for a, n in req]
     out.append("}")
     out.append("# CALLRESULT payloads of the station's own CALLs by action.")
     out.append("RES = {")
-    out += ["    %r: %r," % (a, _js(n)) for a, n in res]
+    out += ["    %r: %r," % (a, encode(n)) for a, n in res]
     out.append("}")
     return "\n".join(out) + "\n"
 

@@ -67,7 +67,7 @@ class Keystore:
         self.store.write(name, ("%064x %064x %064x %d\n" % (d, pub[0], pub[1], t), pem))
 
     def pending(self, kind):
-        """The waiting request of this type: dict with "csr" (PEM) and "t" (Unix time built), or None."""
+        """The waiting request of this type: dict with "csr" (PEM) and "t" (clock.now() when built), or None."""
         return self._load(_slot(kind) + ".pend", "csr")
 
     def can_request(self, kind, cn, org):
@@ -109,7 +109,9 @@ class Keystore:
         self._retry.pop(_slot(kind), None)
 
     def due(self):
-        """Kinds whose pending CSR is to be resent now (each call advances their schedule)."""
+        """Kinds whose pending CSR is to be resent now (each call advances their schedule); () when none."""
+        if not self._retry:  # the usual case, every second: nothing built
+            return ()
         out = []
         t = clock.mono()
         for slot in list(self._retry):

@@ -27,6 +27,7 @@ class Inputs:
         # pins: {evse_id: (plug, charging, fault)}, each an input adapter with value() (1 = active)
         # or None for an input the EVSE does not have.
         self._pins = pins
+        self._ids = sorted(pins)  # made once: evse_ids() is read every second (the same list: never change it)
         self.period_ms = period_ms
         self._n = samples
         self._evse = {}
@@ -38,12 +39,18 @@ class Inputs:
         self._subs.append(cb)
 
     def evse_ids(self):
-        return sorted(self._pins)
+        return self._ids
 
     def state(self, evse_id):
         """(plugged, charging, fault) now, debounced; None for an unknown EVSE."""
         s = self._evse.get(evse_id)
         return _view(s[_DEB]) if s else None
+
+    def bits(self, evse_id):
+        """The debounced bits (1 plugged, 2 charging contact, 4 fault) without the tuple state() builds;
+        None for an unknown EVSE."""
+        s = self._evse.get(evse_id)
+        return s[_DEB] if s else None
 
     def sample(self):
         """Take one sample of every input (run() calls this every period_ms; tests may call it)."""

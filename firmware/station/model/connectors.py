@@ -36,20 +36,21 @@ class Connectors:
         self._seen = {}  # evse -> (status, charging) last told to the transactions and the log
         self._reported = {}  # StatusNotification key -> connectorStatus last queued
         self._held = False  # a firmware install waits: free EVSEs Unavailable (L01.FR.07), never persisted
+        self._keys = {}  # evse -> its StatusNotification key, made once (report() runs every second)
 
     def evse_ids(self):
         return self._in.evse_ids()
 
     def _status(self, e):
-        plugged, charging, fault = self._in.state(e)
-        if fault:
+        b = self._in.bits(e)  # (read every second: no state() tuple)
+        if b & 4:
             return FAULTED
         if not self._on.get(e, True) or self._held and not self._tx.running(e):
             return UNAVAILABLE
-        return OCCUPIED if plugged else AVAILABLE
+        return OCCUPIED if b & 1 else AVAILABLE
 
     def status(self, e, c=CONNECTOR):
-        if c != CONNECTOR or self._in.state(e) is None:
+        if c != CONNECTOR or self._in.bits(e) is None:
             return None
         return self._status(e)
 
@@ -92,13 +93,18 @@ class Connectors:
         self.report(e)
 
     def report(self, e, always=False):
-        # Spontaneous StatusNotification only when connectorStatus moves (charging on/off is not one).
-        p = self.notification(e)
-        k = _key(e, CONNECTOR)
-        if p is not None and (always or self._reported.get(k) != p["connectorStatus"]):
+        # Spontaneous StatusNotification only when connectorStatus moves (charging on/off is not one). The
+        # status is compared first: the payload (a dict and a timestamp) is built only when one goes out.
+        s = self.status(e)
+        if s is None:
+            return
+        k = self._keys.get(e)
+        if k is None:
+            k = self._keys[e] = _key(e, CONNECTOR)
+        if always or self._reported.get(k) != s:
             # Marked as reported only once queued: a status the full queue dropped is tried again (tick).
-            if self._ob.put("StatusNotification", p, key=k):
-                self._reported[k] = p["connectorStatus"]
+            if self._ob.put("StatusNotification", self.notification(e), key=k):
+                self._reported[k] = s
 
     def report_all(self):
         for e in self.evse_ids():

@@ -68,6 +68,16 @@ def _key(c, v, i):
     return c + "." + v + ("." + i if i else "")
 
 
+def _names(k, d):
+    # True when the key "Component.Variable[.Instance]" names row d (compared in place: no key built)
+    c, v, i = d[0], d[1], d[2]
+    a = len(c)
+    b = a + 1 + len(v)
+    if len(k) != (b + 1 + len(i) if i else b) or not k.startswith(c) or k[a] != "." or not k.startswith(v, a + 1):
+        return False
+    return not i or (k[b] == "." and k.startswith(i, b + 1))
+
+
 def _text(t, value):
     if t == "b":
         return "true" if value else "false"
@@ -79,11 +89,8 @@ class DeviceModel:
         # measurable: measurand names the station's meters can deliver (None: all of MEASURANDS).
         self._store = store
         self._measurable = measurable or MEASURANDS
-        self._vals = {}
         self._set = {}  # what was set at run time: the only part on flash
         cfg = initial or {}  # board/simulator configuration, as {"Component.Variable[.Instance]": value}
-        for k in cfg:
-            self._vals[k] = cfg[k]
         saved = store.read(_FILE) if store else None
         if saved:
             try:
@@ -95,7 +102,23 @@ class DeviceModel:
                     self._set = {k: saved[k] for k in saved if k not in cfg}
             except (ValueError, TypeError):
                 log.warn(_TAG, "%s is corrupt; using defaults", _FILE)
-        self._vals.update(self._set)
+        # Each row's value in force (set at run time, else configured, else the default), by row number: get()
+        # finds a row by comparing the names it is given and allocates nothing (no key string per call). One
+        # block, made here and changed in place; no dict of the values besides.
+        self._cur = [d[4] for d in _DEFS]
+        for src in (cfg, self._set):  # the later wins; keys compared in place, none built
+            for k in src:
+                for j in range(len(_DEFS)):
+                    if _names(k, _DEFS[j]):
+                        self._cur[j] = src[k]
+
+    def _row(self, comp, var, inst):
+        # row number of (comp, var, inst) as _find matches it, -1 when there is none
+        for j in range(len(_DEFS)):
+            d = _DEFS[j]
+            if d[0] == comp and d[1] == var and (d[2] == inst or (inst is None and d[2] == "Default")):
+                return j
+        return -1
 
     def _find(self, comp, var, inst):
         comp_known = False
@@ -107,10 +130,10 @@ class DeviceModel:
         return None, comp_known
 
     def get(self, comp, var, inst=None):
-        d, _ = self._find(comp, var, inst)
-        if d is None:
+        j = self._row(comp, var, inst)
+        if j < 0:
             raise KeyError(_key(comp, var, inst))
-        return self._vals.get(_key(d[0], d[1], d[2]), d[4])
+        return self._cur[j]
 
     def put(self, comp, var, value, inst=None):
         """Set a value from inside the station (e.g. HeartbeatInterval from the boot response)."""
@@ -120,14 +143,17 @@ class DeviceModel:
         k = _key(d[0], d[1], d[2])
         if k in self._set and self._set[k] == value:
             return
-        self._vals[k] = value
         self._set[k] = value
+        self._cur[self._row(d[0], d[1], d[2])] = value
         if self._store:
             self._store.write(_FILE, json.dumps({"set": self._set}))
 
     def show(self, comp, var, value):
         """A read-only value the station reports (e.g. CertificateEntries): in RAM, never on flash."""
-        self._vals[_key(comp, var, None)] = value
+        for j in range(len(_DEFS)):  # the row that key names, if there is one
+            d = _DEFS[j]
+            if d[0] == comp and d[1] == var and d[2] is None:
+                self._cur[j] = value
 
     def measurands(self, comp, var):
         v = self.get(comp, var)
@@ -191,7 +217,7 @@ class DeviceModel:
             if d is not None and d[5] & _WO:
                 st = "Rejected"
             elif d is not None:
-                r["attributeValue"] = _text(d[3], self._vals.get(_key(d[0], d[1], d[2]), d[4]))
+                r["attributeValue"] = _text(d[3], self._cur[self._row(d[0], d[1], d[2])])
             r["attributeStatus"] = st
             out.append(r)
         return {"getVariableResult": out}

@@ -183,12 +183,16 @@ class Transactions:
 
     def tick(self, now_ms):
         """Called about once a second: periodic Updated events per SampledDataCtrlr.TxUpdatedInterval."""
-        for e in list(self._dirty):
-            self._save(e, self._tx.get(e))
+        if self._dirty:  # (a copy only then: _save changes the set)
+            for e in list(self._dirty):
+                self._save(e, self._tx.get(e))
         iv = self._dm.get("SampledDataCtrlr", "TxUpdatedInterval") * 1000
         if not iv:
             return
-        for e, tx in self.running():
+        # Over the dict itself, no sorted list every second (small-int keys come out in order); an Updated
+        # event adds or removes no transaction.
+        for e in self._tx:
+            tx = self._tx[e]
             if tx["t"] is None or time.ticks_diff(now_ms, tx["t"]) >= iv:
                 if tx["t"] is not None:  # the first tick only starts the period
                     sv = self._values(e, "TxUpdatedMeasurands", "Sample.Periodic")

@@ -26,28 +26,33 @@ _SKIP_CHUNK = const(512)
 _OUT = const(1536)  # JSON text up to this size goes straight into the preallocated frame buffer
 _HEAD = const(14)  # room before that text for the longest header (10 bytes) and the key (4)
 _spare = None  # the frame buffer of the last connection that ended, for the next one
-_CHUNK = const(256)  # bytes masked per big-int XOR
 
 
 class Closed(Exception):
     pass
 
 
-def mask(buf, key):
-    """XOR buf (a bytearray or a memoryview of one) with the repeated 4-byte key, in place; returns buf.
-    Chunks of _CHUNK bytes go through one big-int XOR each (C speed on every port, no viper: the .mpy is
-    built for the ESP32), so the transient objects stay a few hundred bytes whatever the frame's size; the
-    tail goes byte by byte."""
-    n = len(buf)
-    mv = memoryview(buf)
-    i = 0
-    if n >= _CHUNK:
-        k = int.from_bytes(key * (_CHUNK // 4), "big")
-        while i + _CHUNK <= n:  # i stays a multiple of 4: the key lines up in every chunk
-            mv[i : i + _CHUNK] = (int.from_bytes(mv[i : i + _CHUNK], "big") ^ k).to_bytes(_CHUNK, "big")
-            i += _CHUNK
-    while i < n:
-        buf[i] ^= key[i & 3]
+def mask(buf, key, off=0, start=0, end=-1):
+    """XOR buf[start:end] (a bytearray or a memoryview of one; end -1: its end) in place with the repeated
+    4-byte key, starting at the key's byte off & 3 (a payload masked piece by piece); returns buf. Byte by
+    byte, four to a turn: nothing is allocated (the big-int XOR it replaces cost 2.7 bytes of heap per byte
+    masked), at about 50 ns a byte on the host."""
+    if end < 0:
+        end = len(buf)
+    k0 = key[off & 3]
+    k1 = key[(off + 1) & 3]
+    k2 = key[(off + 2) & 3]
+    k3 = key[(off + 3) & 3]
+    i = start
+    last = end - 3
+    while i < last:
+        buf[i] ^= k0
+        buf[i + 1] ^= k1
+        buf[i + 2] ^= k2
+        buf[i + 3] ^= k3
+        i += 4
+    while i < end:
+        buf[i] ^= key[(off + i - start) & 3]
         i += 1
     return buf
 
@@ -63,22 +68,32 @@ def _utf8(b, i, end):
         i = b.find(b"\xed", i + 1, end)
 
 
-class _Full(Exception):
-    pass
-
-
 class _Into(io.IOBase):
-    # json.dump's stream: appends to the frame buffer from n on; _Full when the text does not fit
+    # json.dump's stream into the frame buffer, from n on. Past the buffer's end it only counts (a long
+    # message's length, for its header, without a copy of its text); with ws set (the second pass over a long
+    # message) every full buffer is masked and written out instead.
     def __init__(self, buf):
         self.buf = buf
         self.n = _HEAD
+        self.ws = None
 
     def write(self, s):
         k = len(s)
-        if self.n + k > len(self.buf):
-            raise _Full()
-        self.buf[self.n : self.n + k] = s
-        self.n += k
+        b = self.buf
+        if self.ws is None:
+            if self.n + k <= len(b):
+                b[self.n : self.n + k] = s
+            self.n += k
+            return k
+        mv = memoryview(s) if k > len(b) - self.n else s  # a token that spans buffers is copied in pieces
+        i = 0
+        while i < k:
+            m = min(k - i, len(b) - self.n)
+            b[self.n : self.n + m] = mv[i : i + m] if m < k else mv
+            self.n += m
+            i += m
+            if self.n == len(b):
+                self.ws._flush(True)
         return k
 
 
@@ -110,6 +125,9 @@ class WS:
         self._buf = _spare or bytearray(_HEAD + _OUT)
         _spare = None
         self._into = _Into(self._buf)
+        self._key = None  # the frame being streamed (_stream): its key, bytes sent, UTF-8 fixing on
+        self._off = 0
+        self._fix = False
         self.closed = False
         self.close_code = None
         self.last_rx = time.ticks_ms()  # any frame from the peer proves it alive
@@ -124,48 +142,97 @@ class WS:
         self._gone()
         return Closed(why)
 
-    def _frame(self, op, data, at, fix):
-        # Header and key placed right before the payload, and the payload masked in place: the JSON text
-        # already in the preallocated buffer (data None; it runs from _HEAD to at), a small frame copied into
-        # it, a big one in a single copy of its own, which goes out after header and key. fix: make the
-        # payload valid UTF-8 (_utf8) before it is masked. Never a
-        # concatenated frame: on an ESP32 each extra copy of a 4 KB message is a contiguous block a
-        # fragmented heap may not have. Returns the parts to write.
-        b = self._buf
-        n = at - _HEAD if data is None else len(data)
+    def _head(self, b, i, op, n, key):
+        # header and key of an n-byte payload into b at i; returns their length
         if n < 126:
             h = 2
+            b[i + 1] = 0x80 | n
         elif n < 65536:
             h = 4
+            b[i + 1] = 0xFE
+            b[i + 2] = n >> 8
+            b[i + 3] = n & 0xFF
         else:
             h = 10
-        key = os.urandom(4)
-        if data is None or h + 4 + n <= len(b):
-            i = _HEAD - h - 4 if data is None else 0
-            body = memoryview(b)[i + h + 4 : i + h + 4 + n]
-            if data is not None:
-                body[:] = data
-            if fix:
-                _utf8(b, i + h + 4, i + h + 4 + n)
-            parts = (memoryview(b)[i : i + h + 4 + n],)
-        else:
-            i = 0
-            body = bytearray(data)
-            if fix:
-                _utf8(body, 0, n)
-            parts = (memoryview(b)[: h + 4], body)
-        b[i] = 0x80 | op
-        if h == 2:
-            b[i + 1] = 0x80 | n
-        elif h == 4:
-            b[i + 1] = 0xFE
-            b[i + 2 : i + 4] = n.to_bytes(2, "big")
-        else:
             b[i + 1] = 0xFF
-            b[i + 2 : i + 10] = n.to_bytes(8, "big")
+            for j in range(8):
+                b[i + 2 + j] = (n >> (56 - 8 * j)) & 0xFF
+        b[i] = 0x80 | op
         b[i + h : i + h + 4] = key
-        mask(body, key)
-        return parts
+        return h + 4
+
+    def _frame(self, op, data, at, fix):
+        # A frame that fits the preallocated buffer: header and key placed right before the payload (the JSON
+        # text already there, from _HEAD to at, when data is None; else data copied in), masked in place and
+        # written in one piece. fix: make the payload valid UTF-8 (_utf8) before it is masked.
+        b = self._buf
+        key = os.urandom(4)
+        if data is None:
+            n = at - _HEAD
+            i = _HEAD - (2 if n < 126 else 4) - 4
+        else:
+            n = len(data)
+            i = 0
+        h = self._head(b, i, op, n, key)
+        if data is not None:
+            b[h : h + n] = data
+        if fix:
+            _utf8(b, i + h, i + h + n)
+        mask(b, key, 0, i + h, i + h + n)
+        self._w.write(memoryview(b)[i : i + h + n])
+
+    def _stream(self, op, n, data, obj):
+        # A frame longer than the buffer, never held whole: header and key first, then the payload through the
+        # buffer a bufferful at a time (data copied in, or obj's JSON written again by json.dump), each piece
+        # masked in place at its offset in the payload and written. On an ESP32 a 4 KB block is what a
+        # fragmented heap may not have; this needs none.
+        b = self._buf
+        self._key = key = os.urandom(4)
+        h = self._head(b, 0, op, n, key)
+        self._w.write(memoryview(b)[:h])
+        self._off = 0
+        self._fix = obj is not None
+        w = self._into
+        w.n = 0
+        if obj is not None:
+            w.ws = self
+            try:
+                json.dump(obj, w)
+            finally:
+                w.ws = None
+        else:
+            mv = memoryview(data)
+            i = 0
+            while i < n:
+                m = min(n - i, len(b))
+                b[:m] = mv[i : i + m]
+                w.n = m
+                i += m
+                self._flush(i < n)
+        if w.n:
+            self._flush(False)
+
+    def _flush(self, more):
+        # write out the buffer's payload piece (b[:n]); with more to come a 3-byte sequence cut at its end
+        # (see _utf8) waits for the next piece, whole
+        b = self._buf
+        w = self._into
+        end = w.n
+        keep = 0
+        if self._fix and more:
+            if b[end - 1] == 0xED:
+                keep = 1
+            elif end > 1 and b[end - 2] == 0xED:
+                keep = 2
+        m = end - keep
+        if self._fix:
+            _utf8(b, 0, m)
+        mask(b, self._key, self._off, 0, m)
+        self._w.write(memoryview(b)[:m])
+        self._off += m
+        for j in range(keep):
+            b[j] = b[m + j]
+        w.n = keep
 
     async def _send(self, op, data, obj=None):
         # obj: a JSON value to send as text (data unused): json.dump writes it straight into the buffer
@@ -174,20 +241,19 @@ class WS:
         async with self._lock:  # the shared buffer is filled only while this frame owns the wire
             if self._refused(op):  # failed or closing while this frame waited for the wire
                 raise Closed(self._late or "closed")
-            parts = None
-            if obj is not None:
-                w = self._into
-                w.n = _HEAD
-                try:
-                    json.dump(obj, w)
-                    parts = self._frame(op, None, w.n, True)
-                except _Full:  # longer than the buffer: as text of its own
-                    data = json.dumps(obj).encode()
-            if parts is None:
-                parts = self._frame(op, data, 0, obj is not None)
             try:
-                for x in parts:
-                    self._w.write(x)
+                if obj is not None:
+                    w = self._into
+                    w.n = _HEAD
+                    json.dump(obj, w)  # into the buffer; a longer text is only counted
+                    if w.n <= len(self._buf):
+                        self._frame(op, None, w.n, True)
+                    else:
+                        self._stream(op, w.n - _HEAD, None, obj)
+                elif len(data) + _HEAD <= len(self._buf):
+                    self._frame(op, data, 0, False)
+                else:
+                    self._stream(op, len(data), data, None)
                 if self.write_timeout_ms:
                     self._due = time.ticks_add(time.ticks_ms(), self.write_timeout_ms)
                     if self._watcher is None:

@@ -11,33 +11,27 @@ It prints and writes to results/http.md / .json:
   yields (asyncio.sleep_ms(0)), i.e. the longest time the client kept the loop; connecting apart;
 - the .mpy size (mpy-cross -march=xtensawin) of http.py, httpconn.py and net.py (net.py is shared with ws.py).
 
-    .venv/bin/python tools/bench/http.py [--rounds 5]
+    .venv/bin/python tools/bench/transfer.py [--rounds 5]
 """
 
+import argparse
+import datetime
+import hashlib
 import os
-import sys
+import ssl
+import statistics
+import subprocess
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-# This file is named http.py: run as a script, its folder comes first on sys.path and would hide the standard
-# library's http package.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import hashlib  # noqa: E402
-import ssl  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
-
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
-
-from tools.bench import kit  # noqa: E402
-from tools.build import mpy  # noqa: E402
+from tools.bench import kit
+from tools.build import mpy
 
 SIZE = 1536 * 1024
 HOLD_BUDGET_MS = 20
