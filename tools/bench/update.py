@@ -10,22 +10,18 @@ the code is loaded by then) served at 64 KB per 20 ms, the live heap during its 
 it (boards/host/station_heapmon.py samples every 20 ms after a collection; the 4 KB chunk buffer included).
 """
 
+import argparse
+import datetime
+import http.server
 import os
 import sys
+import threading
+import time
 
-# tools/bench/http.py would hide the standard library's http package from a script run in this folder.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import http.server  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-
-from boards.host.sim.simctl import Station, payloads  # noqa: E402
-from tools.bench import kit  # noqa: E402
-from tools.build import sign_image as si  # noqa: E402
-from tools.csms.dev import CSMS  # noqa: E402
+from boards.host.sim.simctl import Station, payloads
+from tools.bench import kit
+from tools.build import sign_image as si
+from tools.csms.dev import CSMS
 
 SID = "UPD-BENCH"
 

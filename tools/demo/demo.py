@@ -103,7 +103,8 @@ def update(csms, st, tr, failures):
         if s["version"] != "demo-2.0":
             failures.append("the station runs %r after the update" % s["version"])
     except TimeoutError:
-        failures.append("the firmware update did not end in Installed")
+        failures.append("the firmware update did not end in Installed; the station's log:\n" +
+                        "\n".join(st.lines[-40:]))
     finally:
         srv.shutdown()
         srv.server_close()
@@ -115,7 +116,11 @@ def main():
     with CSMS(interval=60) as csms:
         tr = Trace(csms)
         print("CSMS listening on %s; starting the simulated station %s (2 EVSEs, SDM630 meters)" % (csms.url, SID))
-        st = Station(csms.url + "/ocpp", SID, evses=2)
+        # 512K, not the default 256K: after the walk-through above (a transaction, every trigger kind, a CSR)
+        # importing the HTTP client for the update failed in about one run of three at 256K and at 320K
+        # (MemoryError allocating 1280 bytes; at 256K 92 KB were free, the largest free block 4.7 KB): not
+        # understood yet; 5 of 5 runs pass at 512K.
+        st = Station(csms.url + "/ocpp", SID, evses=2, heap="512K")
         try:
             tr.step("boot")
             csms.wait_for("StatusNotification", 2, timeout=20)
