@@ -8,7 +8,7 @@ ROOT_PTH := $(VENV)/.root-pth
 BOARD ?= esp32_devkitc
 PORT ?= /dev/ttyUSB0
 
-.PHONY: setup lint test clean demo mpy image version-record deploy deploy-config
+.PHONY: setup lint test clean demo mpy image version-record deploy deploy-config sign-image manufacturer-ca
 .PHONY: bench bench-heap bench-latency bench-cpu bench-size bench-logs bench-http bench-hot fuzz faults
 
 setup: $(STAMP) $(ROOT_PTH)
@@ -88,6 +88,14 @@ mpy: setup
 image: setup
 	$(BIN)/python tools/build/image.py --board $(BOARD) --out $(or $(OUT),build/$(BOARD)-$(or $(VERSION),dev).img) \
 	  $(if $(VERSION),--version $(VERSION)) $(if $(FIRMWARE),--firmware $(FIRMWARE))
+
+# Sign an image for UpdateFirmware (prints signature and signingCertificate), and a development manufacturer CA:
+#   make sign-image IMAGE=fw.img KEY=signing.key.pem CERT=signing.pem      make manufacturer-ca OUT=dir
+sign-image: setup
+	@$(BIN)/python tools/build/sign_image.py sign --image $(IMAGE) --key $(KEY) --cert $(CERT)
+
+manufacturer-ca: setup
+	$(BIN)/python tools/build/sign_image.py ca --out $(or $(OUT),build/mfr-ca)
 
 # The version record alone (build/station_version.py), for a frozen build: boards/esp32_devkitc/manifest.py freezes it.
 version-record: setup

@@ -59,6 +59,9 @@ class Board:
         self.rtc_set = _rtc_set
         self.slots = None  # station_slots.Slots (the OTA app partitions), from main.py
 
+    def reset(self):
+        machine.reset()  # the station has written on flash why (its next BootNotification's reason)
+
 
 def make(cfg=None, slots=None):
     cfg = cfg or {}

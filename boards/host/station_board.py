@@ -133,6 +133,11 @@ class Board:
         self.rtc_set = None  # rtc_set(seconds): the CSMS's time kept by the RTC, or None
         self.slots = None  # firmware image slots (station_slots.Slots: confirm(), writer()), or None
 
+    def reset(self):
+        # The board's reset: the program ends and the simulator (the "hardware") starts it again; the
+        # station has written on flash why (its next BootNotification's reason).
+        raise SystemExit(0)
+
 
 def make(cfg, slots=None):
     b = Board()

@@ -59,10 +59,12 @@ class Station:
             cs["serialNumber"] = cfg["serial"]
         if cfg.get("firmware"):
             cs["firmwareVersion"] = cfg["firmware"]
-        self.reg = Registration(self.dm, self.outbox, cs, board.reset_cause)
+        from station import update
+
+        cause = update.boot_reason(self.store, board.reset_cause)  # RemoteReset, FirmwareUpdate: on flash
+        self.reg = Registration(self.dm, self.outbox, cs, cause)
         self.reg.on_clock = lambda step: self.security.event("SettingSystemTime", "moved by %d s" % step)
         # One per boot, sent after the BootNotification (the outbox holds it till then).
-        cause = board.reset_cause
         self.security.event("StartupOfTheDevice" if cause == "PowerUp" else "ResetOrReboot", cause)
         self.conn = connection.Connection(self.dm, self.rpc, self.reg, self.outbox, cfg["csms"], cfg["id"],
                                           self._tls, cfg.get("max_message", 16384), self.sched.feed)
@@ -74,6 +76,10 @@ class Station:
         self.aligned = Aligned(self.dm, self.connectors.evse_ids, self.tx.running, self.sample, self.outbox)
         self.fw = FwState(self.store)
         self.logs = LogState()
+        self.updater = None
+        if update.job_on_flash(self.store):  # a job to finish: the update code is needed at once
+            self.update()
+        self._resetter = None
         self._keys = None
         self._certs = None
         self._getlog = None
@@ -89,9 +95,12 @@ class Station:
         on("GetVariables", self.dm.get_variables)
         on("SetVariables", self._set_variables)
         on("ChangeAvailability", self.connectors.change_availability)
+        on("UpdateFirmware", lambda req: self.update().request(req))
+        on("Reset", lambda req: self.resetter().request(req))
         on("GetLog", lambda req: self.getlog().handle(req))
         # What transport/http.py does (its PROTOCOLS; both tested): not imported for this at boot.
         self.dm.show("OCPPCommCtrlr", "FileTransferProtocols", "HTTP,HTTPS")
+        self.dm.show("ChargingStation", "FirmwareVersion", cfg.get("firmware") or "")
         try:  # an optional package: without it CertificateSigned is NotSupported
             import station.certs
 
@@ -103,6 +112,21 @@ class Station:
             on("DeleteCertificate", lambda req: self.certs().delete(req))
         except ImportError:
             log.info(_TAG, "no certificates on this board")
+
+    def update(self):
+        # The firmware-update code is loaded with the first UpdateFirmware (or a job found on flash).
+        if self.updater is None:
+            from station.update.run import Updater
+
+            self.updater = Updater(self)
+        return self.updater
+
+    def resetter(self):
+        if self._resetter is None:
+            from station.update.reset import Resetter
+
+            self._resetter = Resetter(self)
+        return self._resetter
 
     def _logs(self, c):
         # The diagnostics log (every line the station logs, bounded on flash) and the security log.
@@ -200,6 +224,8 @@ class Station:
         s = getattr(self.board, "slots", None)
         if s and s.confirm():
             log.info(_TAG, "image in slot %s confirmed", s.running)
+        if self.updater is not None:  # after the confirmation: Installed, or InstallationFailed
+            self.updater.accepted()
 
     def _trigger(self, req):
         from station import trigger
@@ -239,6 +265,8 @@ class Station:
         self.connectors.start()
         self.tx.recover(self.connectors.evse_ids(), self.connectors.plugged)
         self.connectors.start_plugged()
+        if self.updater is not None:
+            self.updater.boot()  # a download cut by a reset or a power loss starts again
         if self.board.wdt:  # armed only now: the start-up above (first poll, recovery) runs unfed
             s.arm(self.board.wdt(8000))
         if self.meters:

@@ -35,8 +35,10 @@ INCOMING = (  # every action the station has a handler for (tests_host/test_rpc_
     "GetLog",
     "GetVariables",
     "InstallCertificate",
+    "Reset",
     "SetVariables",
     "TriggerMessage",
+    "UpdateFirmware",
 )
 # CALLs the station sends: their Response schema validates the CSMS's CALLRESULT.
 OUTGOING = (

@@ -1,15 +1,22 @@
 """`make demo`: a local CSMS (tools/csms/dev.py, the `ocpp` package) and one simulated station (tools/sim.py).
 
 Walks through boot, plug-in, charging with periodic meter values and unplug, then sends a TriggerMessage of
-every one of the eleven kinds (and a few with evse absent or unknown), printing a readable message trace and
-ending with a summary table. Exits non-zero if the station did not behave (a failed check, a schema error).
+every one of the eleven kinds (and a few with evse absent or unknown), then updates the firmware to the next
+version (signed by a development manufacturer CA, served slowly over HTTP, a TriggerMessage during the download),
+printing a readable message trace and ending with a summary table. Exits non-zero if the station did not behave
+(a failed check, a schema error).
 """
 
+import datetime
+import http.server
 import json
 import sys
+import threading
 import time
 
 from boards.host.sim.simctl import Station, sent_after, set_vars, trigger
+from tools.build import image
+from tools.build import sign_image as si
 from tools.csms.dev import CSMS
 
 SID = "DEMO-CS1"
@@ -48,13 +55,72 @@ class Trace:
         print("\n== " + title)
 
 
+def serve(data, pause=0.02):
+    """A slow HTTP file server on a free port (1 KB every `pause` s, so a trigger finds the download running)."""
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            for i in range(0, len(data), 1024):
+                self.wfile.write(data[i:i + 1024])
+                time.sleep(pause)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def update(csms, st, tr, failures):
+    # L01 from this version to the next: InstallCertificate (manufacturer root), UpdateFirmware, a trigger while
+    # downloading (TC_F_19), the reboot into the new image, Installed.
+    _, root, key, cert = si.manufacturer_ca()
+    r = csms.call(SID, "InstallCertificate", {"certificateType": "ManufacturerRootCertificate",
+                                             "certificate": si.pem_of(root)})
+    new = image.build("host", "demo-2.0")
+    srv = serve(new)
+    when = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fw = dict(si.fields(new, key, si.pem_of(cert)), location="http://127.0.0.1:%d/fw.img" % srv.server_address[1],
+              retrieveDateTime=when)
+    try:
+        r = csms.call(SID, "UpdateFirmware", {"requestId": 1, "firmware": fw})
+        csms.wait(lambda log: any(m.action == "FirmwareStatusNotification" and m.payload["status"] == "Downloading"
+                                  for m in log if m.dir == "in" and m.type == 2), 20)
+        tr.step("TriggerMessage(FirmwareStatusNotification) while downloading")
+        r, i = trigger(csms, SID, "FirmwareStatusNotification")
+        got = sent_after(csms, i, "FirmwareStatusNotification")[0].payload
+        if got.get("status") != "Downloading":
+            failures.append("trigger during the download answered %r" % got)
+        tr.step("download, signature check, install, reboot into the new image")
+        csms.wait(lambda log: any(m.action == "FirmwareStatusNotification" and m.payload["status"] == "Installed"
+                                  for m in log if m.dir == "in" and m.type == 2), 120)
+        s = st.cmd(cmd="state")
+        if s["version"] != "demo-2.0":
+            failures.append("the station runs %r after the update" % s["version"])
+    except TimeoutError:
+        failures.append("the firmware update did not end in Installed; the station's log:\n" +
+                        "\n".join(st.lines[-40:]))
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 def main():
     failures = []
     rows = []
     with CSMS(interval=60) as csms:
         tr = Trace(csms)
         print("CSMS listening on %s; starting the simulated station %s (2 EVSEs, SDM630 meters)" % (csms.url, SID))
-        st = Station(csms.url + "/ocpp", SID, evses=2)
+        # 512K, not the default 256K: after the walk-through above (a transaction, every trigger kind, a CSR)
+        # importing the HTTP client for the update failed in about one run of three at 256K and at 320K
+        # (MemoryError allocating 1280 bytes; at 256K 92 KB were free, the largest free block 4.7 KB): not
+        # understood yet; 5 of 5 runs pass at 512K.
+        st = Station(csms.url + "/ocpp", SID, evses=2, heap="512K")
         try:
             tr.step("boot")
             csms.wait_for("StatusNotification", 2, timeout=20)
@@ -98,6 +164,8 @@ def main():
             st.cmd(cmd="unplug", evse=1)
             csms.wait(lambda log: any(m.action == "TransactionEvent" and m.payload["eventType"] == "Ended"
                                       for m in log if m.dir == "in" and m.type == 2))
+            tr.step("firmware update to the next version (L01)", 0.5)
+            update(csms, st, tr, failures)
             tr.step("done", 0.5)
         finally:
             st.stop()

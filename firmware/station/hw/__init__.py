@@ -19,5 +19,7 @@
 #   running -> slot name, confirmed() -> bool, confirm() -> True if this call confirmed a pending-verify
 #   image (its self-test passed: the first Accepted BootNotification), writer() -> an object with
 #   write(buf), finish() (checks the image, boots it next, pending verify) and abort(), for the inactive slot.
+# Reset (board.reset()): restart the program as the board's reset does (ESP32: machine.reset(); host: the
+#   program ends and the simulator starts it again). Update and Reset write their reason on flash first.
 #
 # Nothing here imports machine; tests drive the same classes with host objects.

@@ -35,6 +35,7 @@ class Connectors:
         self._on = {}  # evse -> the availability in force (a wish waits while a transaction runs)
         self._seen = {}  # evse -> (status, charging) last told to the transactions and the log
         self._reported = {}  # StatusNotification key -> connectorStatus last queued
+        self._held = False  # a firmware install waits: free EVSEs Unavailable (L01.FR.07), never persisted
         self._keys = {}  # evse -> its StatusNotification key, made once (report() runs every second)
 
     def evse_ids(self):
@@ -44,7 +45,7 @@ class Connectors:
         b = self._in.bits(e)  # (read every second: no state() tuple)
         if b & 4:
             return FAULTED
-        if not self._on.get(e, True):
+        if not self._on.get(e, True) or self._held and not self._tx.running(e):
             return UNAVAILABLE
         return OCCUPIED if b & 1 else AVAILABLE
 
@@ -133,6 +134,13 @@ class Connectors:
         # this request names decide: another one waiting on its transaction is not this answer's.
         later = not on and any(self._tx.running(e) for e in ids)
         return {"status": "Scheduled" if later else "Accepted"}
+
+    def hold(self, on):
+        """A firmware install waits for the transactions: EVSEs without one are Unavailable (and each one
+        whose transaction ends becomes so) until hold(False); RAM only, so a reboot ends it too."""
+        self._held = on
+        for e in self.evse_ids():
+            self._moved(e)
 
     def _apply(self):
         for e in self.evse_ids():

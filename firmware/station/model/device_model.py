@@ -38,6 +38,7 @@ _DEFS = (
     # Shown by the station from what its file-transfer code supports (HTTP, HTTPS): only what works.
     ("OCPPCommCtrlr", "FileTransferProtocols", None, "s", "", _RO, (0, 32)),
     ("ChargingStation", "AllowNewSessionsPendingFirmwareUpdate", None, "b", False, 0, None),
+    ("ChargingStation", "FirmwareVersion", None, "s", "", _RO, (0, 50)),  # the running image's (app.py shows it)
     ("AlignedDataCtrlr", "Measurands", None, "m", _MEAS_DEFAULT, 0, None),
     ("AlignedDataCtrlr", "Interval", None, "i", 900, 0, (0, 86400)),
     ("SampledDataCtrlr", "TxUpdatedMeasurands", None, "m", _MEAS_DEFAULT, 0, None),

@@ -165,6 +165,11 @@ class Transactions:
             tx["cs"] = cs
             self._event(evse_id, tx, "Updated", "ChargingStateChanged", cs)
 
+    def end_all(self, reason, stopped):
+        """End every running transaction now (a Reset: ResetCommand, ImmediateReset, B12.FR.04)."""
+        for e, tx in self.running():
+            self._end(e, tx, reason, stopped, "Idle")
+
     def trigger(self, evse_id):
         """TriggerMessage(TransactionEvent): Updated, triggerReason Trigger, through the same queue.
         None when the previous triggered event still waits in the queue, unsent: that one counts for this

@@ -106,6 +106,14 @@ class TxQueue:
         if name in self._names:
             self._names.remove(name)
 
+    def holds(self, pred):
+        """True when a queued payload satisfies pred(payload) (reads the files: for small queues)."""
+        for n in self._names:
+            p = self._load(n)
+            if p is not None and pred(p):
+                return True
+        return False
+
     def scan(self):
         """One pass over the queue after a boot: {transactionId: [highest seqNo, Ended queued, evse id,
         connector id]} for the recovery, reading each file once."""

@@ -11,8 +11,10 @@ REQ = {
     'GetLog': 'o20305logType:00034e00028|DiagnosticsLog|SecurityLog|requestId:00011i__________log:00076o20103remoteLocation:00006s00512oldestTimestamp:00001tlatestTimestamp:00001tretries:00011i__________retryInterval:00011i__________',
     'GetVariables': 'o20101getVariableData:00247a00001_____o20203component:00105o20103name:00006s00050evse:00053o20102id:00011i__________connectorId:00011i__________instance:00006s00050variable:00042o20102name:00006s00050instance:00006s00050attributeType:00035e00029|Actual|Target|MinSet|MaxSet|',
     'InstallCertificate': 'o20202certificateType:00092e00086|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|ManufacturerRootCertificate|certificate:00006s05500',
+    'Reset': 'o20102type:00024e00018|Immediate|OnIdle|evseId:00011i__________',
     'SetVariables': 'o20101setVariableData:00273a00001_____o20304attributeValue:00006s01000component:00105o20103name:00006s00050evse:00053o20102id:00011i__________connectorId:00011i__________instance:00006s00050variable:00042o20102name:00006s00050instance:00006s00050attributeType:00035e00029|Actual|Target|MinSet|MaxSet|',
     'TriggerMessage': 'o20102requestedMessage:00239e00233|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargingStationCertificate|SignV2GCertificate|StatusNotification|TransactionEvent|SignCombinedCertificate|PublishFirmwareStatusNotification|evse:00053o20102id:00011i__________connectorId:00011i__________',
+    'UpdateFirmware': 'o20204requestId:00011i__________firmware:00122o20205location:00006s00512retrieveDateTime:00001tinstallDateTime:00001tsigningCertificate:00006s05500signature:00006s00800retries:00011i__________retryInterval:00011i__________',
 }
 # CALLRESULT payloads of the station's own CALLs by action.
 RES = {

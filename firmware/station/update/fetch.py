@@ -1,0 +1,51 @@
+# The download of an update: streamed from http(s) straight into the image slot that is not running, in
+# chunks of one preallocated buffer, SHA-256 computed on the way; the image is never whole in RAM. The slot
+# is only written here, never set to boot (that is the install's finish(), after the signature check).
+import hashlib
+
+from micropython import const
+
+_CHUNK = const(4096)  # the ESP32's flash erase block: its slot writer then stores whole blocks
+
+
+def _tls(st):
+    # Downloads over https trust the installed CSMS roots and the configured CA (a zero-arg factory for http).
+    from station.transport import net
+
+    anchors = []
+    if st._certs_on:
+        import station.certs
+
+        cs = st.store.sub("certs")
+        anchors = [cs.read(n) for n in station.certs.installed(cs) if n[0] == "c"]
+    if st.cfg.get("ca"):
+        with open(st.cfg["ca"], "rb") as f:
+            anchors.append(f.read())
+    return net.tls_context(anchors)
+
+
+
+async def into_slot(get, url, st):
+    """(writer, SHA-256 digest) of the whole body of url written into st.board.slots' inactive slot. get:
+    http.get's signature (None: station.transport.http.get). Raises what get raises, or OSError (flash, an
+    answer that is no 2xx); the slot's writer is aborted then, and when cancelled."""
+    if get is None:
+        from station.transport import http
+
+        get = http.get
+    w = st.board.slots.writer()
+    h = hashlib.sha256()
+
+    def sink(mv):
+        h.update(mv)
+        w.write(mv)
+
+    try:
+        status = await get(url, sink, ssl=(lambda: _tls(st)) if url.startswith("https:") else None,
+                           buf=bytearray(_CHUNK))
+        if not 200 <= status < 300:
+            raise OSError("HTTP %s" % status)
+    except BaseException:  # failed, or cancelled by a new UpdateFirmware: nothing of this attempt may stay
+        w.abort()
+        raise
+    return w, h.digest()
