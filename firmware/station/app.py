@@ -128,6 +128,13 @@ class Station:
             self._resetter = Resetter(self)
         return self._resetter
 
+    def reset(self):
+        """The one way the station resets itself (Reset, a firmware install): the logs' RAM buffers go to
+        flash first, then the board resets."""
+        self.diag.flush()
+        self.seclog.flush()
+        self.board.reset()
+
     def _logs(self, c):
         # The diagnostics log (every line the station logs, bounded on flash) and the security log.
         from station.logs.ring import Ring

@@ -33,6 +33,13 @@ def test_split():
     eq(net.unquote("a%20b%C3%A4%zz%4"), "a bä%zz%4")
 
 
+def test_request_target_is_encoded_where_a_url_may_not_have_it():
+    eq(net.target("/fw/v1.2.bin?x=1&y=%20"), "/fw/v1.2.bin?x=1&y=%20")  # kept as it is
+    eq(net.target("/_does.not Exist/ä"), "/_does.not%20Exist/%C3%A4")
+    t = net.target("/x\r\nHost: evil")
+    assert "\r" not in t and "\n" not in t and " " not in t, t  # no header injected by a URL
+
+
 def test_join():
     j = http._join
     eq(j("http://h:1/a/b?q", "/c"), "http://h:1/c")

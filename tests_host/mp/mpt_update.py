@@ -145,6 +145,11 @@ async def test_happy_path_then_the_new_image_reports_installed():  # TC_L_01
     await _until(_done(st))
     eq(statuses(st), ["Downloading", "Downloaded", "SignatureVerified", "Installing", "InstallRebooting"])
     eq(st.resets, [1])
+    text = b""  # the log lines up to the reset reached flash before it (app.reset flushes the buffers)
+    d = st.store.sub("diag")
+    for name in sorted(d.names()):  # the files as they are (snapshot() would flush first)
+        text += d.read(name) or b""
+    assert b"reset into slot b" in text, text[-300:]
     eq(st.board.slots.record()["active"], "b")
     eq(st.board.slots.record()["state"], "new")
     # the board resets: the boot stage starts slot b, pending verify; the CSMS accepts its BootNotification

@@ -50,7 +50,7 @@ async def _request(method, url, ssl, mv, ms, sink=None, src=None, size=0, ctype=
             raise HttpError(None, "https needs a TLS context (CA)")
     else:
         ssl = None
-    h = "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n" % (method, path, _host(host, port, scheme))
+    h = "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n" % (method, net.target(path), _host(host, port, scheme))
     if user is not None:
         h += "Authorization: Basic %s\r\n" % binascii.b2a_base64(user.encode()).strip().decode()
     if src is not None:

@@ -89,6 +89,18 @@ def quote(s):
     return "".join(out)
 
 
+def target(path):
+    """A URL path as a request target: spaces, controls (no CR/LF can split the request), non-ASCII and
+    the characters RFC 3986 never allows are percent-encoded; the rest (reserved, %XX) is kept."""
+    if all(" " < c < "\x7f" and c not in '"<>\\^`{|}' for c in path):
+        return path
+    out = []
+    for b in path.encode():
+        c = chr(b)
+        out.append(c if " " < c < "\x7f" and c not in '"<>\\^`{|}' else "%%%02X" % b)
+    return "".join(out)
+
+
 def resolve(host, port):
     """The address to connect to, as socket.getaddrinfo gives it for a stream socket. Blocks the event loop."""
     return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]

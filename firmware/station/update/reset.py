@@ -52,4 +52,4 @@ class Resetter:
     def _reset(self):
         log.info(_TAG, "reset as the CSMS asked")
         self._st.store.write(RESET, "1")
-        self._st.board.reset()
+        self._st.reset()

@@ -183,7 +183,7 @@ class Updater:
         j["ph"] = "boot"
         await self._send(j, "InstallRebooting", self.ack_ms)
         log.info(_TAG, "job %d: reset into slot %s", j["id"], j["slot"])
-        self._st.board.reset()
+        self._st.reset()
 
     async def _attempt(self, j):
         # One download into the inactive slot: its SHA-256, or None when it failed (logged).
