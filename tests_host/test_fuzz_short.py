@@ -47,6 +47,11 @@ def test_fuzz_short(fz):
     assert fz.unanswered == 0
     assert sum(v[0] for v in fz.stats.values()) == 250
     warm, end, grew = fuzz.heap_verdict(fz.heap_live(), warm_index, end_index)
+    for _ in range(2):  # a residue the conservative collector keeps from one input (fuzz.py rinse(): an
+        if not grew:    # 11 KB one is seen now and then) goes once later inputs take its path; a leak stays
+            break
+        fz.fuzz(50, seed=SEED_RUN + 1)
+        warm, end, grew = fuzz.heap_verdict(fz.heap_live(), warm_index, fz.settle())
     assert warm is not None and not grew, (warm, end)
 
 
