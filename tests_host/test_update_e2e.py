@@ -87,8 +87,11 @@ def _iso(delta_s):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_STATIONS = {}  # sid -> the running station: a status that does not come shows its log
+
+
 def boot(stations, csms, sid, **kw):
-    st = stations(csms, sid, extra=("--version", "1.0.0"), **kw)
+    st = _STATIONS[sid] = stations(csms, sid, extra=("--version", "1.0.0"), **kw)
     csms.wait_for("StatusNotification", timeout=20)
     r = csms.call(sid, "InstallCertificate", {"certificateType": "ManufacturerRootCertificate",
                                               "certificate": si.pem_of(ca()[1])})
@@ -118,6 +121,7 @@ def wait_status(csms, sid, status, timeout=60, rid=None, st=None):
     try:
         csms.wait(lambda log: status in statuses(csms, sid, rid), timeout)
     except TimeoutError:
+        st = st or _STATIONS.get(sid)
         raise AssertionError("no %s; got %r; station log:\n%s" % (status, statuses(csms, sid, rid),
                                                                    "\n".join((st.lines if st else [])[-60:]))) from None
     return statuses(csms, sid, rid)

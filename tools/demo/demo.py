@@ -116,10 +116,11 @@ def main():
     with CSMS(interval=60) as csms:
         tr = Trace(csms)
         print("CSMS listening on %s; starting the simulated station %s (2 EVSEs, SDM630 meters)" % (csms.url, SID))
-        # 512K, not the default 256K: after the walk-through above (a transaction, every trigger kind, a CSR)
-        # importing the HTTP client for the update failed in about one run of three at 256K and at 320K
-        # (MemoryError allocating 1280 bytes; at 256K 92 KB were free, the largest free block 4.7 KB): not
-        # understood yet; 5 of 5 runs pass at 512K.
+        # 512K, not the default 256K: the walk-through above (a transaction, every trigger kind, a CSR, the
+        # certificate and update code) interns ~800 names after start-up, and at 256K the qstr pool's next
+        # growth (1,280 entries, ~13-15 KB in one block) finds no block that size when the update imports
+        # the HTTP client ("allocating 1280 bytes" counts entries). A host (ROMFS) artifact: frozen on an
+        # ESP32 the modules' names are in flash. README "Open".
         st = Station(csms.url + "/ocpp", SID, evses=2, heap="512K")
         try:
             tr.step("boot")
