@@ -169,28 +169,27 @@ class Station:
         c = self.cfg
         if not c["csms"].startswith("wss:"):
             return None
-        extra, client = [], None
-        if self._certs_on:
-            import station.certs
+        client = None
+        if self._certs_on and self.dm.get("SecurityCtrlr", "SecurityProfile") == 3:
+            client = self.keys().client()
+        return connection.tls(c, self._csms_roots(), client)
 
-            st = self.store.sub("certs")
-            extra = [st.read(n) for n in station.certs.installed(st) if n[0] == "c"]
-            if self.dm.get("SecurityCtrlr", "SecurityProfile") == 3:
-                client = self.keys().client()
-        return connection.tls(c, extra, client)
+    def _csms_roots(self):
+        # The installed CSMSRootCertificates (DER): trust anchors beside the configured CA.
+        if not self._certs_on:
+            return []
+        import station.certs
 
-    def _file_tls(self):
+        st = self.store.sub("certs")
+        return [st.read(n) for n in station.certs.installed(st) if n[0] == "c"]
+
+    def file_tls(self):
         # A file server (GetLog, UpdateFirmware) is trusted as the CSMS is: the configured CA and the
         # installed CSMSRootCertificates (N01.FR.15). No anchor at all: no https (never unverified).
-        anchors = []
+        anchors = self._csms_roots()
         if self.cfg.get("ca"):  # a path: DER
             with open(self.cfg["ca"], "rb") as f:
                 anchors.append(f.read())
-        if self._certs_on:
-            import station.certs
-
-            st = self.store.sub("certs")
-            anchors += [st.read(n) for n in station.certs.installed(st) if n[0] == "c"]
         if not anchors:
             return None
         from station.transport import net
@@ -203,7 +202,7 @@ class Station:
             from station.logs.getlog import GetLog
 
             self._getlog = GetLog({"DiagnosticsLog": self.diag, "SecurityLog": self.seclog}, self.outbox,
-                                  self.logs, self._file_tls, self.cfg["id"])
+                                  self.logs, self.file_tls, self.cfg["id"])
         return self._getlog
 
     def _trial(self, ok):

@@ -11,23 +11,6 @@ from micropython import const
 _CHUNK = const(1024)
 
 
-def _tls(st):
-    # Downloads over https trust the installed CSMS roots and the configured CA (a zero-arg factory for http).
-    from station.transport import net
-
-    anchors = []
-    if st._certs_on:
-        import station.certs
-
-        cs = st.store.sub("certs")
-        anchors = [cs.read(n) for n in station.certs.installed(cs) if n[0] == "c"]
-    if st.cfg.get("ca"):
-        with open(st.cfg["ca"], "rb") as f:
-            anchors.append(f.read())
-    return net.tls_context(anchors)
-
-
-
 async def into_slot(get, url, st):
     """(writer, SHA-256 digest) of the whole body of url written into st.board.slots' inactive slot. get:
     http.get's signature (None: station.transport.http.get). Raises what get raises, or OSError (flash, an
@@ -44,7 +27,8 @@ async def into_slot(get, url, st):
         w.write(mv)
 
     try:
-        status = await get(url, sink, ssl=(lambda: _tls(st)) if url.startswith("https:") else None,
+        # https trusts what GetLog's uploads trust (the station's one rule for file servers: app.file_tls)
+        status = await get(url, sink, ssl=st.file_tls if url.startswith("https:") else None,
                            buf=bytearray(_CHUNK))
         if not 200 <= status < 300:
             raise OSError("HTTP %s" % status)
