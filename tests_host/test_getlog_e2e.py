@@ -1,18 +1,13 @@
 """GetLog (N01) end to end: the real station under the Unix port, the `ocpp` package CSMS, and a real
-CPython HTTP(S) server (tests_host/peers/fileserver.py) that stores what the station uploads.
+CPython HTTP(S) server (tools/csms/files.py) that stores what the station uploads.
 TC_N_25/35, TC_N_26, TC_N_36, TC_F_16, the security log, PUT fallback, Basic auth, HTTPS."""
 
 import datetime
-import ssl
 import time
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from boards.host.sim.simctl import sent_after, trigger
-from tests_host.peers.fileserver import FileServer
+from tools.csms.files import FileServer, tls_context
 from tools.csms.dev import CSMS
 
 LSN = "LogStatusNotification"
@@ -174,34 +169,9 @@ def test_unsupported_scheme_is_rejected(stations):
         assert r["getVariableResult"][0]["attributeValue"] == "HTTP,HTTPS"
 
 
-def _tls_server(tmp_path):
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Log Store CA")])
-    ca = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-          .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
-          .not_valid_after(now + datetime.timedelta(days=30))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(key, hashes.SHA256()))
-    skey = ec.generate_private_key(ec.SECP256R1())
-    srv = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-           .issuer_name(name).public_key(skey.public_key()).serial_number(2)
-           .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
-           .add_extension(x509.SubjectAlternativeName([x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]),
-                          critical=False)
-           .sign(key, hashes.SHA256()))
-    pem = serialization.Encoding.PEM
-    (tmp_path / "srv.pem").write_bytes(srv.public_bytes(pem))
-    (tmp_path / "srv.key").write_bytes(skey.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                                          serialization.NoEncryption()))
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(tmp_path / "srv.pem", tmp_path / "srv.key")
-    return ctx, ca.public_bytes(pem).decode()
-
-
 def test_https_upload_trusts_an_installed_csms_root(stations, tmp_path):
-    ctx, ca_pem = _tls_server(tmp_path)
-    with CSMS() as csms, FileServer(ssl=ctx) as fs:
+    ctx, ca_pem = tls_context(tmp_path)
+    with CSMS() as csms, FileServer(ssl=ctx, name="localhost") as fs:
         stations(csms, "CS-NH")
         csms.wait_for("StatusNotification")
         _getlog(csms, "CS-NH", fs.url("/tls"), 1)  # no anchor for this server yet: never unverified

@@ -5,23 +5,17 @@ TC_F_19 and the rollback of an image that raises at import. The download is the 
 (firmware/station/transport/http.py)."""
 
 import datetime
-import http.server
 import os
 import shutil
-import ssl
-import threading
-import time
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from boards.host.sim.simctl import payloads, trigger
 from tools import ROOT
 from tools.build import image
 from tools.build import sign_image as si
 from tools.csms.dev import CSMS
+from tools.csms.files import FileServer
+from tools.csms.files import tls_context as files_tls
 
 _CA = []
 
@@ -30,56 +24,6 @@ def ca():
     if not _CA:
         _CA.extend(si.manufacturer_ca())
     return _CA
-
-
-class Files:
-    """A CPython HTTP server: path -> bytes; `slow` paths are sent 1 KB every `pause` s; others 404."""
-
-    def __init__(self, tls=None):
-        # tls: an ssl.SSLContext for a server over https (the URLs then name localhost, its certificate's name)
-        self.tls = tls
-        self.files, self.slow, self.pause, self.got = {}, set(), 0.05, []
-        files = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - the stdlib's name
-                files.got.append(self.path)
-                data = files.files.get(self.path)
-                if data is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                try:
-                    step = 1024 if self.path in files.slow else 65536
-                    for i in range(0, len(data), step):
-                        self.wfile.write(data[i:i + step])
-                        if self.path in files.slow:
-                            time.sleep(files.pause)
-                except (BrokenPipeError, ConnectionResetError):  # the station cancelled the download
-                    pass
-
-            def log_message(self, *a):
-                pass
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.srv.daemon_threads = True
-        if tls is not None:
-            self.srv.socket = tls.wrap_socket(self.srv.socket, server_side=True)
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-
-    def url(self, path):
-        if self.tls is not None:
-            return "https://localhost:%d%s" % (self.srv.server_address[1], path)
-        return "http://127.0.0.1:%d%s" % (self.srv.server_address[1], path)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.srv.shutdown()
-        self.srv.server_close()
 
 
 def _iso(delta_s):
@@ -137,7 +81,7 @@ def versions(csms, sid):
 
 def test_tc_l_01_update_boots_the_new_version(stations):
     new = image.build("host", "2.0.0")
-    with CSMS(interval=300) as csms, Files() as files:
+    with CSMS(interval=300) as csms, FileServer() as files:
         boot(stations, csms, "CS-L01")
         files.files["/fw.img"] = new
         assert update(csms, "CS-L01", files.url("/fw.img"), new, rid=11) == {"status": "Accepted"}
@@ -156,34 +100,13 @@ def test_tc_l_01_update_boots_the_new_version(stations):
 
 def _tls_server(tmp_path):
     # A CA and a server certificate for localhost; the station trusts the CA once installed as a CSMS root.
-    def name(cn):
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ck, sk = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-
-    def cert(subject, key, ca):
-        b = (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name("Files CA"))
-             .public_key(key.public_key()).serial_number(x509.random_serial_number())
-             .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
-             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-        if not ca:
-            b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        return b.sign(ck, hashes.SHA256())
-
-    ca_cert, leaf = cert("Files CA", ck, True), cert("localhost", sk, False)
-    (tmp_path / "srv.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "srv.key").write_bytes(sk.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                        serialization.NoEncryption()))
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(str(tmp_path / "srv.pem"), str(tmp_path / "srv.key"))
-    return ctx, ca_cert.public_bytes(serialization.Encoding.PEM).decode()
+    return files_tls(tmp_path)
 
 
 def test_tc_l_01_over_https_trusting_the_installed_csms_root(stations, tmp_path):
     new = image.build("host", "2.1.0")
     ctx, ca_pem = _tls_server(tmp_path)
-    with CSMS(interval=300) as csms, Files(ctx) as files:
+    with CSMS(interval=300) as csms, FileServer(ssl=ctx, name="localhost") as files:
         boot(stations, csms, "CS-L01S")
         r = csms.call("CS-L01S", "InstallCertificate",
                       {"certificateType": "CSMSRootCertificate", "certificate": ca_pem})
@@ -197,7 +120,7 @@ def test_tc_l_01_over_https_trusting_the_installed_csms_root(stations, tmp_path)
 
 def test_https_from_a_server_the_station_does_not_trust_fails(stations, tmp_path):
     ctx, _ = _tls_server(tmp_path)
-    with CSMS(interval=300) as csms, Files(ctx) as files:
+    with CSMS(interval=300) as csms, FileServer(ssl=ctx, name="localhost") as files:
         boot(stations, csms, "CS-TLSX")
         files.files["/fw.img"] = b"x"
         assert update(csms, "CS-TLSX", files.url("/fw.img"), b"x", retries=0)["status"] == "Accepted"
@@ -207,7 +130,7 @@ def test_https_from_a_server_the_station_does_not_trust_fails(stations, tmp_path
 
 def test_tc_l_02_03_retrieve_and_install_in_the_future(stations):
     new = image.build("host", "2.0.1")
-    with CSMS(interval=300) as csms, Files() as files:
+    with CSMS(interval=300) as csms, FileServer() as files:
         boot(stations, csms, "CS-L02")
         files.files["/fw.img"] = new
         assert update(csms, "CS-L02", files.url("/fw.img"), new, retrieve=3, install=8)["status"] == "Accepted"
@@ -219,7 +142,7 @@ def test_tc_l_02_03_retrieve_and_install_in_the_future(stations):
 def test_tc_l_05_invalid_signing_certificate(stations):
     new = image.build("host", "2.0.2")
     _, _, k, c = si.manufacturer_ca("Someone Else")  # a signer under a root the station does not have
-    with CSMS(interval=300) as csms, Files() as files:
+    with CSMS(interval=300) as csms, FileServer() as files:
         boot(stations, csms, "CS-L05")
         files.files["/fw.img"] = new
         r = update(csms, "CS-L05", files.url("/fw.img"), new, cert=si.pem_of(c), sig=si.sign(new, k))
@@ -230,7 +153,7 @@ def test_tc_l_05_invalid_signing_certificate(stations):
 
 def test_tc_l_06_invalid_signature_keeps_the_running_firmware(stations):
     new = image.build("host", "2.0.3")
-    with CSMS(interval=300) as csms, Files() as files:
+    with CSMS(interval=300) as csms, FileServer() as files:
         st = boot(stations, csms, "CS-L06")
         files.files["/fw.img"] = new
         assert update(csms, "CS-L06", files.url("/fw.img"), new, sig=si.sign(new + b"x", ca()[2]))["status"] == \
@@ -242,7 +165,7 @@ def test_tc_l_06_invalid_signature_keeps_the_running_firmware(stations):
 
 
 def test_tc_l_07_missing_file_retries_then_fails(stations):
-    with CSMS(interval=300) as csms, Files() as files:
+    with CSMS(interval=300) as csms, FileServer() as files:
         st = boot(stations, csms, "CS-L07")
         r = update(csms, "CS-L07", files.url("/fw.img_does.not Exist"), b"", sig="AAAA", retries=2, retryInterval=1)
         assert r["status"] == "Accepted"
@@ -253,7 +176,7 @@ def test_tc_l_07_missing_file_retries_then_fails(stations):
 
 
 def test_tc_l_18_unsigned_is_rejected(stations):
-    with CSMS(interval=300) as csms, Files() as files:
+    with CSMS(interval=300) as csms, FileServer() as files:
         boot(stations, csms, "CS-L18")
         r = update(csms, "CS-L18", files.url("/fw.img"), b"", cert="", sig="")
         assert r["status"] == "Rejected"
@@ -262,10 +185,10 @@ def test_tc_l_18_unsigned_is_rejected(stations):
 
 def test_tc_f_19_and_tc_l_10_trigger_while_downloading_then_cancel(stations):
     new = image.build("host", "2.0.4")
-    with CSMS(interval=300) as csms, Files() as files:
+    with CSMS(interval=300) as csms, FileServer() as files:
         boot(stations, csms, "CS-F19")
         files.files["/slow.img"] = files.files["/fw.img"] = new
-        files.slow.add("/slow.img")
+        files.slow["/slow.img"] = 0.05  # 1 KB every 50 ms
         assert update(csms, "CS-F19", files.url("/slow.img"), new, rid=1)["status"] == "Accepted"
         wait_status(csms, "CS-F19", "Downloading")
         r, i = trigger(csms, "CS-F19", "FirmwareStatusNotification")
@@ -281,7 +204,7 @@ def test_tc_f_19_and_tc_l_10_trigger_while_downloading_then_cancel(stations):
 
 def test_tc_l_13_15_install_waits_for_the_transaction(stations):
     new = image.build("host", "2.0.5")
-    with CSMS(interval=300) as csms, Files() as files:
+    with CSMS(interval=300) as csms, FileServer() as files:
         st = boot(stations, csms, "CS-L15", evses=2)
         st.cmd(cmd="charge", evse=1, power_w=7400)
         csms.wait_for("TransactionEvent", timeout=20)
@@ -304,7 +227,7 @@ def test_an_image_that_raises_at_import_is_rolled_back_and_reported(stations, tm
     broken = "raise RuntimeError('broken build')\n\n\nclass Station:"
     app.write_text(app.read_text().replace("class Station:", broken, 1))
     bad = image.build("host", "2.0.6-broken", firmware=str(tree))
-    with CSMS(interval=300) as csms, Files() as files:
+    with CSMS(interval=300) as csms, FileServer() as files:
         st = boot(stations, csms, "CS-RBK")
         files.files["/fw.img"] = bad
         assert update(csms, "CS-RBK", files.url("/fw.img"), bad, rid=4)["status"] == "Accepted"

@@ -17,7 +17,7 @@ import threading
 import time
 
 from boards.host.sim.simctl import Station
-from tests_host.peers.fileserver import FileServer
+from tools.csms.files import FileServer
 from tools.bench import kit
 from tools.csms.dev import CSMS
 
@@ -61,7 +61,7 @@ def _during_upload(csms):
     # after another, each timed from the CSMS's call to its answer.
     rtt = []
     with FileServer() as fs:
-        fs.slow = 0.1
+        fs.slow[None] = 0.1
         csms.call(SID, "GetLog", {"logType": "DiagnosticsLog", "requestId": 1,
                                   "log": {"remoteLocation": fs.url("/bench")}})
         csms.wait(lambda log: any(m.action == "LogStatusNotification" and m.payload["status"] == "Uploading"

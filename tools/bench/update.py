@@ -12,41 +12,16 @@ it (boards/host/station_heapmon.py samples every 20 ms after a collection; the 4
 
 import argparse
 import datetime
-import http.server
 import os
 import sys
-import threading
-import time
 
 from boards.host.sim.simctl import Station, payloads
 from tools.bench import kit
 from tools.build import sign_image as si
 from tools.csms.dev import CSMS
+from tools.csms.files import FileServer
 
 SID = "UPD-BENCH"
-
-
-def _serve(data):
-    # /fast: at once; /slow: 64 KB every 20 ms, so that the heap monitor samples during the download
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the stdlib's name
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if self.path == "/fast":
-                self.wfile.write(data)
-                return
-            for i in range(0, len(data), 65536):
-                self.wfile.write(data[i:i + 65536])
-                time.sleep(0.02)
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
 
 
 def _iso(delta_s):
@@ -65,14 +40,16 @@ def run(size):
     os.environ[kit.HEAP_ENV] = "20"
     _, root, key, cert = si.manufacturer_ca()
     data = _blob(size)
-    srv = _serve(data)
+    srv = FileServer().start()
+    srv.files["/fast"] = srv.files["/slow"] = data
+    srv.slow["/slow"] = 0.02 / 64  # 64 KB every 20 ms, so that the heap monitor samples during the download
     with CSMS(interval=300) as csms:
         st = Station(csms.url + "/ocpp", SID, extra=("--version", "1.0.0"))
         try:
             csms.wait_for("StatusNotification", timeout=20)
             csms.call(SID, "InstallCertificate", {"certificateType": "ManufacturerRootCertificate",
                                                   "certificate": si.pem_of(root)})
-            url = "http://127.0.0.1:%d" % srv.server_address[1]
+            url = srv.url("")
             fw = dict(si.fields(data, key, si.pem_of(cert)), retrieveDateTime=_iso(-7200), installDateTime=_iso(3600),
                       location=url + "/fast")
             assert csms.call(SID, "UpdateFirmware", {"requestId": 1, "firmware": fw})["status"] == "Accepted"
@@ -110,7 +87,7 @@ def run(size):
                     "slow_max": max(slow) if slow else None}
         finally:
             st.stop()
-            srv.shutdown()
+            srv.stop()
 
 
 def main():

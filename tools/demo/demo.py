@@ -8,16 +8,15 @@ printing a readable message trace and ending with a summary table. Exits non-zer
 """
 
 import datetime
-import http.server
 import json
 import sys
-import threading
 import time
 
 from boards.host.sim.simctl import Station, sent_after, set_vars, trigger
 from tools.build import image
 from tools.build import sign_image as si
 from tools.csms.dev import CSMS
+from tools.csms.files import FileServer
 
 SID = "DEMO-CS1"
 
@@ -55,27 +54,6 @@ class Trace:
         print("\n== " + title)
 
 
-def serve(data, pause=0.02):
-    """A slow HTTP file server on a free port (1 KB every `pause` s, so a trigger finds the download running)."""
-
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the stdlib's name
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            for i in range(0, len(data), 1024):
-                self.wfile.write(data[i:i + 1024])
-                time.sleep(pause)
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
-
-
 def update(csms, st, tr, failures):
     # L01 from this version to the next: InstallCertificate (manufacturer root), UpdateFirmware, a trigger while
     # downloading (TC_F_19), the reboot into the new image, Installed.
@@ -83,9 +61,11 @@ def update(csms, st, tr, failures):
     r = csms.call(SID, "InstallCertificate", {"certificateType": "ManufacturerRootCertificate",
                                              "certificate": si.pem_of(root)})
     new = image.build("host", "demo-2.0")
-    srv = serve(new)
+    srv = FileServer().start()
+    srv.files["/fw.img"] = new
+    srv.slow[None] = 0.02  # 1 KB every 20 ms, so a trigger finds the download running
     when = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    fw = dict(si.fields(new, key, si.pem_of(cert)), location="http://127.0.0.1:%d/fw.img" % srv.server_address[1],
+    fw = dict(si.fields(new, key, si.pem_of(cert)), location=srv.url("/fw.img"),
               retrieveDateTime=when)
     try:
         r = csms.call(SID, "UpdateFirmware", {"requestId": 1, "firmware": fw})
@@ -106,8 +86,7 @@ def update(csms, st, tr, failures):
         failures.append("the firmware update did not end in Installed; the station's log:\n" +
                         "\n".join(st.lines[-40:]))
     finally:
-        srv.shutdown()
-        srv.server_close()
+        srv.stop()
 
 
 def main():
