@@ -14,6 +14,7 @@ import asyncio
 from micropython import const
 
 from station import clock, log
+from station.logs.ring import stamp_of  # loaded at boot already (the logs themselves)
 
 _TAG = "getlog"
 _CHUNK = const(512)
@@ -54,8 +55,6 @@ class _Source:
         return True
 
     def _keep(self, line):
-        from station.logs.ring import stamp_of
-
         t = stamp_of(line)
         if t is False:
             return False
