@@ -66,6 +66,26 @@ class Wire:
         return out
 
 
+
+def _fragment():
+    # Fill the free heap with 400-byte blocks and free every other one: holes of about 400 bytes, together
+    # many KB. The caller keeps the list, so the heap stays in pieces.
+    import gc
+
+    keep = [None] * 4000
+    gc.collect()
+    i = 0
+    try:
+        while i < len(keep):
+            keep[i] = bytearray(400)
+            i += 1
+    except MemoryError:
+        pass
+    for j in range(0, i, 2):
+        keep[j] = None
+    gc.collect()
+    return keep
+
 async def test_json_frames_of_every_length_class_carry_the_json_text():  # heap: 512K
     import json
 
@@ -111,18 +131,7 @@ async def test_a_json_message_goes_out_from_a_heap_with_no_free_block_its_size()
     n = len(json.dumps(m))
     eq(700 < n < 1536, True)  # a TransactionEvent-sized message
     await c.send_json(m)  # warm: the first send may allocate its asyncio bits
-    keep = [None] * 4000
-    gc.collect()
-    i = 0
-    try:
-        while i < len(keep):
-            keep[i] = bytearray(400)
-            i += 1
-    except MemoryError:
-        pass
-    for j in range(0, i, 2):
-        keep[j] = None  # holes of about 400 bytes, together many KB
-    gc.collect()
+    keep = _fragment()  # noqa: F841 - held: the heap stays in pieces
     eq(gc.mem_free() > 4 * n, True)
     raises(MemoryError, json.dumps, m)  # no block for the text itself
     await c.send_json(m)
@@ -191,18 +200,7 @@ async def test_a_4k_message_costs_a_fraction_of_its_size_and_needs_no_block_its_
     cost = gc.mem_alloc() - a
     gc.enable()
     assert cost < n // 2, cost  # was 24 KB: a copy of the text, its bytes, a bytearray, big-int masking
-    keep = [None] * 4000
-    gc.collect()
-    i = 0
-    try:
-        while i < len(keep):
-            keep[i] = bytearray(400)
-            i += 1
-    except MemoryError:
-        pass
-    for j in range(0, i, 2):
-        keep[j] = None
-    gc.collect()
+    keep = _fragment()  # noqa: F841
     raises(MemoryError, json.dumps, m)  # no block for the text itself
     del sent[:]
     await c.send_json(m)
