@@ -51,4 +51,9 @@ if heap_log:  # benchmarks and fuzzing: log the live heap (station_heapmon.py, h
     import station_heapmon
 
     extra.append(("heap", station_heapmon.run, (int(heap_log),)))
+hold_log = os.getenv("STATION_HOLD_LOG_MS")
+if hold_log:  # benchmarks: log the longest event-loop hold (station_holdmon.py, host only)
+    import station_holdmon
+
+    extra.append(("hold", station_holdmon.run, (int(hold_log),)))
 app.run(station_board.make(cfg, slots), cfg, extra)

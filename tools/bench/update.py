@@ -7,7 +7,9 @@ TriggerMessage(Heartbeat) one after the other; the install is scheduled an hour 
 Reports the time from the UpdateFirmware answer to Downloaded (the CSMS's frame timestamps) and the throughput, the
 TriggerMessage response latency during the download (p50/p99/max), and, for a second request (AcceptedCanceled:
 the code is loaded by then) served at 64 KB per 20 ms, the live heap during its download above the heap just before
-it (boards/host/station_heapmon.py samples every 20 ms after a collection; the 4 KB chunk buffer included).
+it (boards/host/station_heapmon.py samples every 20 ms after a collection; the 1 KiB chunk buffer included) and the
+longest event-loop hold (boards/host/station_holdmon.py, a task that only yields: the longest gap between two of
+its runs); then a third request, the same slow download with no trigger meanwhile: the download's own heap.
 """
 
 import argparse
@@ -36,8 +38,14 @@ def _blob(n):
         os.urandom(body)
 
 
+def _holds(lines, start, end):
+    # the longest event-loop hold of each 100 ms (boards/host/station_holdmon.py) between two log lines
+    return [int(ln.split("hold: max ")[1].split()[0]) for ln in lines[start:end] if "hold: max " in ln]
+
+
 def run(size):
     os.environ[kit.HEAP_ENV] = "20"
+    os.environ["STATION_HOLD_LOG_MS"] = "100"
     _, root, key, cert = si.manufacturer_ca()
     data = _blob(size)
     srv = FileServer().start()
@@ -52,6 +60,7 @@ def run(size):
             url = srv.url("")
             fw = dict(si.fields(data, key, si.pem_of(cert)), retrieveDateTime=_iso(-7200), installDateTime=_iso(3600),
                       location=url + "/fast")
+            mark1 = st.mark()
             assert csms.call(SID, "UpdateFirmware", {"requestId": 1, "firmware": fw})["status"] == "Accepted"
 
             def status(rid):
@@ -68,6 +77,8 @@ def run(size):
             # from the UpdateFirmware answer: Downloading is queued at the start but may reach the CSMS later
             t0 = next(m.t for m in csms.log if m.dir == "in" and m.type == 3 and m.id == next(
                 o.id for o in csms.log if o.dir == "out" and o.action == "UpdateFirmware"))
+            end = next(i for i, ln in enumerate(st.lines) if i >= mark1 and "job 1: Downloaded" in ln)
+            fast_holds = _holds(st.lines, mark1, end + 3)  # + the window the end fell in
             # the heap: a second request (the first is cancelled), all its code loaded by the first, slowly served
             before = kit.wait_heap_sample(st, st.mark())[0]
             mark = st.mark()
@@ -80,11 +91,24 @@ def run(size):
             csms.wait(lambda log: status(2) == "InstallScheduled", 60)
             end = next(i for i, ln in enumerate(st.lines) if i >= mark and "job 2: Downloaded" in ln)
             heap = [x[0] for x in kit.heap_samples(st.lines[:end], mark)]
+            holds = _holds(st.lines, mark, end)
+            # the same download with nothing else going on: the download's own heap
+            before3 = kit.wait_heap_sample(st, st.mark())[0]
+            mark = st.mark()
+            assert csms.call(SID, "UpdateFirmware", {"requestId": 3, "firmware": fw})["status"] == "AcceptedCanceled"
+            csms.wait(lambda log: status(3) == "InstallScheduled", 60)
+            end = next(i for i, ln in enumerate(st.lines) if i >= mark and "job 3: Downloaded" in ln)
+            start = next(i for i, ln in enumerate(st.lines) if i >= mark and "job 3: Downloading" in ln)
+            quiet = [x[0] for x in kit.heap_samples(st.lines[:end], start)]
+            asked = [x[0] for x in kit.heap_samples(st.lines[:start], mark)]  # the request, the cancel
             return {"size": size, "final": status(1), "download_s": t["Downloaded"] - t0,
                     "triggers": len(lat), "p50": kit.pct(lat, 50), "p99": kit.pct(lat, 99),
                     "max": max(lat) if lat else None, "heap_before": before, "heap_peak": max(heap),
                     "heap_samples": len(heap), "slow_triggers": len(slow), "slow_p99": kit.pct(slow, 99),
-                    "slow_max": max(slow) if slow else None}
+                    "slow_max": max(slow) if slow else None, "hold_max_us": max(holds),
+                    "fast_hold_max_us": max(fast_holds), "hold_windows": len(holds),
+                    "quiet_before": before3, "quiet_peak": max(quiet), "quiet_samples": len(quiet),
+                    "request_peak": max(asked) if asked else None}
         finally:
             st.stop()
             srv.stop()
@@ -104,7 +128,15 @@ def main():
             ("the same during the slow download", "%d, response p99 %s / max %s ms"
              % (r["slow_triggers"], ms(r["slow_p99"]), ms(r["slow_max"]))),
             ("live heap during a download above before it (code loaded)", "%+.1f KB, %d samples (before %.1f KB)"
-             % ((r["heap_peak"] - r["heap_before"]) / 1024, r["heap_samples"], r["heap_before"] / 1024))]
+             % ((r["heap_peak"] - r["heap_before"]) / 1024, r["heap_samples"], r["heap_before"] / 1024)),
+            ("the same, nothing else going on: from Downloading on", "%+.1f KB, %d samples (%.1f KB beyond the chunk)"
+             % ((r["quiet_peak"] - r["quiet_before"]) / 1024, r["quiet_samples"],
+                (r["quiet_peak"] - r["quiet_before"] - 1024) / 1024)),
+            ("  before it: the request, the cancel of the running job",
+             "%+.1f KB" % ((r["request_peak"] - r["quiet_before"]) / 1024) if r["request_peak"] else "not sampled"),
+            ("longest event-loop hold: the fast download / the slow one",
+             "%.1f / %.1f ms (the slow one: %d windows of 100 ms)"
+             % (r["fast_hold_max_us"] / 1000, r["hold_max_us"] / 1000, r["hold_windows"]))]
     kit.save("update", "Firmware download during normal work", kit.table(("figure", "value"), rows), r,
              " ".join(["tools/bench/update.py"] + sys.argv[1:]))
     return 0

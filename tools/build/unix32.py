@@ -22,7 +22,7 @@ from tools import ROOT
 
 OUT = os.path.join(ROOT, "build", "unix32")
 I686_LIB = "/usr/i686-linux-gnu/lib"
-BOARD_MODULES = ("station_board.py", "station_heapmon.py", "station_slots.py")  # boards/host/
+BOARD_MODULES = ("station_board.py", "station_heapmon.py", "station_holdmon.py", "station_slots.py")  # boards/host/
 
 
 def manifest(path):
