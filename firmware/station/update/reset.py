@@ -17,7 +17,10 @@ _FLUSH_MS = const(3000)  # after Immediate: time for the Ended events to leave b
 class Resetter:
     def __init__(self, st):
         self._st = st
-        self._task = None  # an OnIdle reset waiting
+        # An OnIdle reset waiting. In RAM only, on purpose: a power cut while it waits is itself the reboot
+        # asked for (the spec is silent), and the BootNotification after it says PowerUp, which is true; a
+        # record on flash would reboot the station a second time once its transactions end.
+        self._task = None
 
     def _busy(self):
         st = self._st
