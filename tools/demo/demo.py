@@ -95,12 +95,9 @@ def main():
     with CSMS(interval=60) as csms:
         tr = Trace(csms)
         print("CSMS listening on %s; starting the simulated station %s (2 EVSEs, SDM630 meters)" % (csms.url, SID))
-        # 512K, not the default 256K: the walk-through above (a transaction, every trigger kind, a CSR, the
-        # certificate and update code) interns ~800 names after start-up, and at 256K the qstr pool's next
-        # growth (1,280 entries, ~13-15 KB in one block) finds no block that size when the update imports
-        # the HTTP client ("allocating 1280 bytes" counts entries). A host (ROMFS) artifact: frozen on an
-        # ESP32 the modules' names are in flash. README "Open".
-        st = Station(csms.url + "/ocpp", SID, evses=2, heap="512K")
+        # the simulator's default heap (256K); the host board grows MicroPython's name table at boot for the
+        # whole image (boards/host/main.py _warm), so the update's lazy imports need no large block late
+        st = Station(csms.url + "/ocpp", SID, evses=2)
         try:
             tr.step("boot")
             csms.wait_for("StatusNotification", 2, timeout=20)
