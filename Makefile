@@ -9,7 +9,7 @@ BOARD ?= esp32_devkitc
 PORT ?= /dev/ttyUSB0
 
 .PHONY: setup lint test clean demo mpy image version-record deploy deploy-config sign-image manufacturer-ca
-.PHONY: bench bench-heap bench-latency bench-cpu bench-size bench-logs bench-http bench-hot fuzz faults
+.PHONY: bench bench-heap bench-latency bench-cpu bench-size bench-logs bench-http bench-hot bench-update fuzz faults
 
 setup: $(STAMP) $(ROOT_PTH)
 
@@ -68,7 +68,11 @@ bench-http: setup
 bench-hot: setup
 	$(BIN)/python tools/bench/hot.py $(ARGS)
 
-bench: bench-size bench-heap bench-hot bench-latency bench-cpu bench-http bench-logs
+# A firmware download during normal work: time, trigger latency, heap, event-loop hold: results/update.md
+bench-update: setup
+	$(BIN)/python tools/bench/update.py $(ARGS)
+
+bench: bench-size bench-heap bench-hot bench-latency bench-cpu bench-http bench-logs bench-update
 	$(BIN)/python tools/bench/report.py
 
 # 10,000 hypothesis-generated bad frames and messages against the simulated station over a real WebSocket.

@@ -7,8 +7,8 @@ import os
 
 from tools.bench.kit import RESULTS
 
-ORDER = ("size", "heap", "heap-mpy", "heap-unix32", "hot", "latency", "cpu", "http", "logs", "fuzz", "fuzz-512k",
-         "faults")
+ORDER = ("size", "heap", "heap-mpy", "heap-unix32", "hot", "latency", "cpu", "http", "logs", "update", "fuzz",
+         "fuzz-512k", "faults")
 
 
 def main():
