@@ -35,41 +35,37 @@ class Slots:
 
 
 class _Writer:
-    # Fills the next OTA partition in whole erase blocks; finish() makes it the next boot's (set_boot()
-    # validates the image and raises OSError if it is not one, so a partial image never boots).
+    # Writes each chunk where it goes, erasing a 4 KiB block when the image first reaches it
+    # (ioctl 6; writeblocks with an offset does not erase): no block-sized buffer of its own, so the
+    # download's 1 KiB chunk is the only one, and a heap fragmented by a day's work need not have a free
+    # 4 KiB block when an update comes. finish() makes it the next boot's (set_boot() validates the image
+    # and raises OSError if it is not one, so a partial image never boots). With flash encryption on (off
+    # unless a vendor enables it) ESP-IDF wants 16-byte aligned writes, which the last, shorter chunk may
+    # not be: not handled, not tested.
     def __init__(self, part):
         self._p = part
         self.slot = part.info()[4]
-        self._blocks = part.info()[3] // _BLOCK
-        self._buf = bytearray(_BLOCK)
-        self._n = 0  # bytes in _buf
-        self._blk = 0  # next block to write
+        self._end = part.info()[3]
         self.size = 0
-
-    def _flush(self):
-        if self._blk >= self._blocks:
-            raise OSError(28)  # ENOSPC: the image is bigger than the slot
-        self._p.writeblocks(self._blk, self._buf)
-        self._blk += 1
-        self._n = 0
 
     def write(self, data):
         mv = memoryview(data)
-        while mv:
-            k = min(len(mv), _BLOCK - self._n)
-            self._buf[self._n:self._n + k] = mv[:k]
-            self._n += k
+        n = self.size
+        if n + len(mv) > self._end:
+            raise OSError(28)  # ENOSPC: the image is bigger than the slot
+        while len(mv):
+            blk = n // _BLOCK
+            off = n % _BLOCK
+            if not off:
+                self._p.ioctl(6, blk)
+            k = min(len(mv), _BLOCK - off)
+            self._p.writeblocks(blk, mv if k == len(mv) else mv[:k], off)
+            n += k
+            self.size = n
             mv = mv[k:]
-            if self._n == _BLOCK:
-                self._flush()
-        self.size += len(data)
 
     def abort(self):
-        self._buf = None  # the slot is not set to boot: what was written is never started
+        self._p = None  # the slot is not set to boot: what was written is never started
 
     def finish(self):
-        if self._n:
-            for i in range(self._n, _BLOCK):
-                self._buf[i] = 0xFF  # erased flash
-            self._flush()
         self._p.set_boot()

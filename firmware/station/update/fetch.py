@@ -5,9 +5,9 @@ import hashlib
 
 from micropython import const
 
-# 1 KiB, not a 4 KiB flash block: the ESP32's slot writer gathers whole erase blocks in its own buffer anyway,
-# and on a heap fragmented by a day's work a 4 KiB block may not be found when an update comes (seen in CI on
-# the host: MemoryError for the 4096-byte buffer, at the first attempt and at the retry alike).
+# 1 KiB, not a 4 KiB flash block: the ESP32's slot writer writes each chunk in place (erasing a block when the
+# image reaches it), and on a heap fragmented by a day's work a 4 KiB block may not be found when an update
+# comes (seen in CI on the host: MemoryError for the 4096-byte buffer, at the first attempt and the retry alike).
 _CHUNK = const(1024)
 
 
