@@ -8,6 +8,7 @@ import esp32
 from micropython import const
 
 _BLOCK = const(4096)  # the partition's erase unit: writeblocks(n, buf) erases len(buf) first
+_UNIT = const(16)  # what flash encryption writes at once
 
 
 class Slots:
@@ -38,21 +39,22 @@ class _Writer:
     # Writes each chunk where it goes, erasing a 4 KiB block when the image first reaches it
     # (ioctl 6; writeblocks with an offset does not erase): no block-sized buffer of its own, so the
     # download's 1 KiB chunk is the only one, and a heap fragmented by a day's work need not have a free
-    # 4 KiB block when an update comes. finish() makes it the next boot's (set_boot() validates the image
-    # and raises OSError if it is not one, so a partial image never boots). With flash encryption on (off
-    # unless a vendor enables it) ESP-IDF wants 16-byte aligned writes, which the last, shorter chunk may
-    # not be: not handled, not tested.
+    # 4 KiB block when an update comes. Every write is whole 16-byte units at a multiple of 16, as flash
+    # encryption needs (ESP-IDF encrypts 16 bytes at a time; a vendor may turn it on): the few bytes of a
+    # chunk beyond its last full unit wait in _tail, and finish() pads the last unit with 0xFF, what
+    # erased flash holds anyway. finish() makes the slot the next boot's (set_boot() validates the image
+    # and raises OSError if it is not one, so a partial image never boots).
     def __init__(self, part):
         self._p = part
         self.slot = part.info()[4]
         self._end = part.info()[3]
+        self._at = 0  # bytes on flash
+        self._tail = memoryview(bytearray(_UNIT))
+        self._t = 0  # bytes waiting in _tail
         self.size = 0
 
-    def write(self, data):
-        mv = memoryview(data)
-        n = self.size
-        if n + len(mv) > self._end:
-            raise OSError(28)  # ENOSPC: the image is bigger than the slot
+    def _put(self, mv):
+        n = self._at
         while len(mv):
             blk = n // _BLOCK
             off = n % _BLOCK
@@ -61,11 +63,38 @@ class _Writer:
             k = min(len(mv), _BLOCK - off)
             self._p.writeblocks(blk, mv if k == len(mv) else mv[:k], off)
             n += k
-            self.size = n
+            self._at = n
             mv = mv[k:]
+
+    def write(self, data):
+        mv = memoryview(data)
+        if self.size + len(mv) > self._end:
+            raise OSError(28)  # ENOSPC: the image is bigger than the slot
+        self.size += len(mv)
+        t = self._t
+        if t:
+            k = min(_UNIT - t, len(mv))
+            self._tail[t:t + k] = mv[:k]
+            mv = mv[k:]
+            t += k
+            if t < _UNIT:
+                self._t = t
+                return
+            self._put(self._tail)
+        t = len(mv) % _UNIT
+        if t:
+            self._tail[:t] = mv[len(mv) - t:]
+            mv = mv[:len(mv) - t]
+        self._t = t
+        self._put(mv)
 
     def abort(self):
         self._p = None  # the slot is not set to boot: what was written is never started
 
     def finish(self):
+        if self._t:
+            for i in range(self._t, _UNIT):
+                self._tail[i] = 0xFF
+            self._put(self._tail)
+            self._t = 0
         self._p.set_boot()

@@ -19,6 +19,7 @@ class _Flash:
         self.valid_calls = 0
         self.writes = []  # (label, block)
         self.erases = []  # (label, block)
+        self.encrypted = False  # flash encryption: writes of whole 16-byte units only
 
 
 class _Partition:
@@ -39,7 +40,7 @@ class _Partition:
     def info(self):
         # (type, subtype, address, size, label, encrypted)
         sub = 0x10 if self.label == "ota_0" else 0x11
-        return (0, sub, 0x10000 if sub == 0x10 else 0x1D0000, len(self._mem), self.label, False)
+        return (0, sub, 0x10000 if sub == 0x10 else 0x1D0000, len(self._mem), self.label, _Partition.flash.encrypted)
 
     def get_next_update(self):
         return _Partition("ota_1" if self.label == "ota_0" else "ota_0")
@@ -52,6 +53,8 @@ class _Partition:
         a = n * _BLOCK + (off or 0)
         if a + len(buf) > len(self._mem):
             raise OSError(22)
+        if _Partition.flash.encrypted and (a % 16 or len(buf) % 16):
+            raise OSError(-260)  # ESP-IDF encrypts whole 16-byte units only (ESP_ERR_INVALID_SIZE)
         _Partition.flash.writes.append((self.label, n))
         if off is None:  # erase the blocks the buffer covers first
             end = a + (len(buf) + _BLOCK - 1) // _BLOCK * _BLOCK
@@ -135,6 +138,17 @@ def test_an_image_goes_to_the_other_slot_and_boots_next():
     eq(bytes(f.parts["ota_1"][4 * _BLOCK:]), b"\x5a" * (4 * _BLOCK))
     eq({lb for lb, _ in f.writes + f.erases}, {"ota_1"})  # never the running slot
     eq([b for _, b in f.erases], [0, 1, 2, 3])  # each block erased once, before it is written
+
+
+def test_with_flash_encryption_every_write_is_whole_16_byte_units():
+    img = _app(2 * _BLOCK + 1001)  # it ends mid-unit
+    for chunk in (1000, 100, 1024):  # chunks ending 8, 4 and 0 bytes into a unit
+        f = _board()
+        f.encrypted = True
+        _install(_slots(), img, chunk)
+        eq(bytes(f.parts["ota_1"][:len(img)]), img)
+        eq(bytes(f.parts["ota_1"][len(img):3 * _BLOCK]), b"\xff" * (3 * _BLOCK - len(img)))
+        eq(f.boot, "ota_1")
 
 
 def test_a_whole_number_of_blocks_erases_no_block_more():
