@@ -33,11 +33,12 @@ def _warm(top, name):
         n, kind = entry[0], entry[1]
         if kind == 0x4000:
             _warm(top + "/" + n, name + "." + n)
-        elif n.endswith(".mpy") and n != "__init__.mpy":
+        elif n.endswith(".mpy"):
+            m = name if n == "__init__.mpy" else name + "." + n[:-4]
             try:
-                __import__(name + "." + n[:-4])
+                __import__(m)
             except Exception as e:  # a module the host cannot import: its names come when it is used
-                print("boot: warm %s.%s: %r" % (name, n[:-4], e))
+                print("boot: warm %s: %r" % (m, e))
     for m in set(sys.modules) - old:
         parent, _, leaf = m.rpartition(".")
         if parent in old:
