@@ -119,7 +119,7 @@ def test_oversized_message_refused_station_stays_up_and_one_at_the_limit_handled
     async def go():
         srv = AuditServer()
         # 512K: the size limit is under test here, not heap pressure (under the Unix port the bytecode takes
-        # ~145 KB of the default 256K, and a message the heap cannot hold is dropped like an oversized one)
+        # ~145 KB of the default 256K, and a message the heap cannot hold is skipped too, answered InternalError)
         st = await started(srv, heap="512K")
         try:
             await quiet(srv)

@@ -88,13 +88,15 @@ async def test_close_gives_up_when_the_peer_never_answers():
     srv.close()
 
 
-async def test_message_too_big_for_the_heap_is_dropped_and_the_link_lives_on():
+async def test_message_too_big_for_the_heap_is_dropped_with_its_head_and_the_link_lives_on():
+    head = b'[2, "big-1", "SetVariables", {"x": "\xc3\xa9'  # an id to answer, then a non-ASCII byte
     chunk = b"[" * 4096
-    n = 48 * len(chunk)  # 196 KB: allowed by max_size, but more than this heap can hold at once
+    n = len(head) + 48 * len(chunk)  # 196 KB: allowed by max_size, but more than this heap can hold at once
 
     async def handler(r, w):
         await upgrade(r, w)
-        w.write(b"\x81\x7f" + n.to_bytes(8, "big"))  # one unmasked text frame, 64-bit length
+        w.write(b"\x01\x7f" + len(head).to_bytes(8, "big") + head)  # a first fragment, 64-bit length
+        w.write(b"\x80\x7f" + (n - len(head)).to_bytes(8, "big"))  # the last one: the whole is too big
         for _ in range(48):
             w.write(chunk)
             await w.drain()
@@ -104,7 +106,48 @@ async def test_message_too_big_for_the_heap_is_dropped_and_the_link_lives_on():
 
     srv, port = await serve(handler)
     c = await ws.connect("ws://127.0.0.1:%d/x" % port, max_size=1 << 20)
+    try:
+        await asyncio.wait_for_ms(c.recv(), 5000)
+        raise AssertionError("the big message was not dropped")
+    except ws.Dropped as d:
+        eq(d.head, '[2, "big-1", "SetVariables", {"x": "')  # up to the first byte that is not ASCII
+        eq(d.size, n)
     eq(await asyncio.wait_for_ms(c.recv(), 5000), "hello")  # the big one skipped, the stream still in step
+    srv.close()
+
+
+async def test_a_call_the_heap_cannot_hold_is_answered_internal_error_by_its_id():
+    # the RPC layer over the real connection: the CSMS gets an answer, not a timeout, and the link goes on
+    import json
+
+    from station.transport.rpc import Rpc
+
+    got = []
+    done = asyncio.Event()
+    head = b'[2, "big-2", "SetVariables", {"setVariableData": '
+    n = len(head) + 48 * 4096  # 196 KB: more than this heap can hold at once
+
+    async def handler(r, w):
+        await upgrade(r, w)
+        w.write(b"\x81\x7f" + n.to_bytes(8, "big") + head)
+        for _ in range(48):
+            w.write(b"[" * 4096)
+            await w.drain()
+        w.write(b'[2, "small-3", "Heartbeat", {}]'.join((b"\x81\x1f", b"")))  # then a small CALL
+        await w.drain()
+        for _ in range(2):
+            got.append(json.loads(bytes((await read_frame(r))[1])))
+        done.set()
+
+    srv, port = await serve(handler)
+    c = await ws.connect("ws://127.0.0.1:%d/x" % port, max_size=1 << 20)
+    rpc = Rpc(timeout_s=1)
+    rpc.on("Heartbeat", lambda p: {"currentTime": "2026-01-01T00:00:00Z"})
+    task = asyncio.create_task(rpc.serve(c))
+    await asyncio.wait_for_ms(done.wait(), 10000)
+    eq(got[0][:3], [4, "big-2", "InternalError"])
+    eq(got[1][:2], [3, "small-3"])
+    task.cancel()
     srv.close()
 
 

@@ -31,7 +31,7 @@ import os
 
 from station import log
 from station.transport import validate
-from station.transport.wsframe import Closed
+from station.transport.wsframe import Closed, Dropped
 
 _TAG = "rpc"
 _MAX_IN = 4  # incoming CALLs handled at once; Part 4 allows the CSMS one, more only costs RAM
@@ -66,12 +66,13 @@ def _depth(text):
 
 
 def _peek_id(text):
-    """The id of '[<type>, "<id>", ...' without parsing the rest, or "-1"."""
+    """The id of '[2, "<id>", ...' without parsing the rest; "-1" when unreadable, None when the message
+    reads as another type (a CALLERROR answers only a CALL)."""
     i = text.find('"')
     j = text.find('"', i + 1)
     head = text[:i].replace(" ", "")
     if i > 0 and 0 < j - i - 1 <= 36 and head[:1] == "[" and head[-1:] == "," and head[1:-1].isdigit():
-        return text[i + 1 : j]
+        return text[i + 1 : j] if head[1:-1] == "2" else None
     return "-1"
 
 
@@ -161,6 +162,9 @@ class Rpc:
                 except Closed as e:
                     log.info(_TAG, "connection ended: %s", e)
                     return
+                except Dropped as e:  # no room for it in the heap: answered by the id on its first bytes
+                    await self._unparsed(e.head, False, e.size)
+                    continue
                 try:
                     await self.dispatch(text)
                 except Exception as e:  # a bug with one message must not end the connection
@@ -218,11 +222,13 @@ class Rpc:
             log.warn(_TAG, "<- message type %r not supported", typ)
             await self._error(mid, "MessageTypeNotSupported", "message type %r" % (typ,))
 
-    async def _unparsed(self, text, deep):
+    async def _unparsed(self, text, deep, size=0):
         # answered by the id read off its first bytes, and the connection goes on
         mid = _peek_id(text)
         log.warn(_TAG, "<- message %s to parse (%d bytes), id %s",
-                 "too deeply nested" if deep else "too big for the free memory", len(text), mid)
+                 "too deeply nested" if deep else "too big for the free memory", size or len(text), mid)
+        if mid is None:  # a CALLRESULT or CALLERROR we cannot read: nothing to answer
+            return
         if mid == "-1":
             await self._error(mid, "RpcFrameworkError", "message could not be parsed")
         elif deep:

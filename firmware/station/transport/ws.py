@@ -10,7 +10,8 @@
 #                      write_timeout_ms=10000)
 #   await ws.send(text); await ws.send_json(obj); text = await ws.recv(); await ws.ping(); await ws.close()
 # recv() raises Closed when the connection ends (peer close, EOF, protocol error, a write not drained within
-# write_timeout_ms); an oversized message is skipped (logged) and recv() goes on with the next one.
+# write_timeout_ms); an oversized message is skipped (logged) and recv() goes on with the next one; one the
+# heap has no room for is skipped too and raises Dropped (its first bytes kept, so that its id can be answered).
 # The socket, URL and header-line code is shared with the HTTP client (net.py: it opens the socket itself,
 # not with asyncio.open_connection, which resolves the name again and wraps TLS before TCP_NODELAY can be
 # set). addr=None resolves here; TLS always verifies the URL's host name. The response header is read with
@@ -25,7 +26,7 @@ from micropython import const
 
 # quote, resolve and tls_context are part of this module's API (connection.py, tests)
 from station.transport.net import open_socket, quote, readline, resolve, split, tls_context  # noqa: F401
-from station.transport.wsframe import WS, Closed, close_stream, mask  # noqa: F401 - Closed and mask are part of this API
+from station.transport.wsframe import WS, Closed, Dropped, close_stream, mask  # noqa: F401 - part of this API
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _LINE = const(1024)  # longest response line

@@ -23,6 +23,7 @@ _CLOSE = const(8)
 _PING = const(9)
 _PONG = const(10)
 _SKIP_CHUNK = const(512)
+_PEEK = const(64)  # first bytes of a dropped message kept: '[2, "<36-char id>"' fits
 _OUT = const(1536)  # JSON text up to this size goes straight into the preallocated frame buffer
 _HEAD = const(14)  # room before that text for the longest header (10 bytes) and the key (4)
 _spare = None  # the frame buffer of the last connection that ended, for the next one
@@ -30,6 +31,16 @@ _spare = None  # the frame buffer of the last connection that ended, for the nex
 
 class Closed(Exception):
     pass
+
+
+class Dropped(Exception):
+    """recv(): a text message the heap had no room for, skipped; head: its first bytes (ASCII up to the
+    first other byte), enough for the RPC layer to read a CALL's id and answer it; size: its length."""
+
+    def __init__(self, head, size):
+        super().__init__(size)
+        self.head = head
+        self.size = size
 
 
 def mask(buf, key, off=0, start=0, end=-1):
@@ -134,6 +145,8 @@ class WS:
         self._close_sent = False
         self._reading = False
         self._closed_evt = asyncio.Event()
+        self._peek = bytearray(_PEEK)  # the head of a message dropped for want of memory (Dropped)
+        self._npeek = 0
 
     def _refused(self, op):
         return self.closed or (op < 8 and self._close_sent)
@@ -345,11 +358,29 @@ class WS:
         self._gone()
         raise Closed(why)
 
-    async def _skip(self, n):
+    def _keep(self, data):
+        # the first bytes of a dropped message, into _peek, as far as it has room
+        k = self._npeek
+        m = min(_PEEK - k, len(data))
+        self._peek[k:k + m] = data[:m]
+        self._npeek = k + m
+
+    async def _skip(self, n, keep=False):
         while n > 0:
             k = min(n, _SKIP_CHUNK)
-            await self._read(k)
+            data = await self._read(k)
+            if keep:
+                self._keep(data)
             n -= k
+
+    def _dropped(self, size):
+        # Dropped with the kept head as str: the ASCII part (an id is ASCII; a cut UTF-8 character is not)
+        h = self._peek
+        k = 0
+        while k < self._npeek and h[k] < 0x80:
+            k += 1
+        self._npeek = 0
+        return Dropped(bytes(h[:k]).decode(), size)
 
     async def _control(self, op, n):
         data = await self._read(n) if n else b""
@@ -369,7 +400,7 @@ class WS:
             await self._fail(1002, "unknown opcode %d" % op)
 
     async def recv(self):
-        """The next complete text message as str."""
+        """The next complete text message as str; Dropped for one the heap had no room for."""
         self._reading = True
         try:
             return await self._recv()
@@ -380,6 +411,7 @@ class WS:
         parts = None
         size = 0
         dropping = False
+        starved = False  # dropped for want of memory (not for its size): its head is kept
         while True:
             op, fin, n = await self._header()
             self.last_rx = time.ticks_ms()
@@ -408,12 +440,18 @@ class WS:
                 part = await self._payload(n) if n else b""
                 if part is None:
                     log.warn(_TAG, "no memory for a %d-byte message: dropped", size)
+                    starved = True
+                    self._npeek = 0
+                    if parts:
+                        self._keep(parts[0])
             if part is None:  # dropped, the rest of it skipped; the link lives on
                 dropping = True
                 parts = None
-                await self._skip(n)
+                await self._skip(n, starved)
                 if fin:
                     dropping = False
+                    if starved:  # answered by the RPC layer (InternalError), as one it cannot parse
+                        raise self._dropped(size) from None
                     size = 0
                 continue
             parts.append(part)
@@ -425,10 +463,12 @@ class WS:
                 except UnicodeError:
                     await self._fail(1007, "text message is not UTF-8")
                 except MemoryError:
+                    self._npeek = 0
+                    self._keep(parts[0])
                     parts = None
                     gc.collect()
                     log.warn(_TAG, "no memory to assemble a %d-byte message: dropped", size)
-                    size = 0
+                    raise self._dropped(size) from None
 
     async def close(self, code=1000, timeout_ms=3000):
         """Close handshake: send our close frame, wait for the peer's (bounded), then drop the socket."""
