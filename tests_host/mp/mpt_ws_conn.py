@@ -151,6 +151,33 @@ async def test_a_call_the_heap_cannot_hold_is_answered_internal_error_by_its_id(
     srv.close()
 
 
+async def test_a_message_whose_text_finds_no_room_after_its_bytes_is_dropped_with_its_head():
+    # the frame's bytes fit, the str made of them does not: dropped all the same, its id kept
+    import gc
+
+    gc.collect()
+    n = gc.mem_free() * 2 // 5  # once fits, twice does not
+    head = b'[2, "big-4", "SetVariables", {"p": "'
+
+    async def handler(r, w):
+        await upgrade(r, w)
+        w.write(b"\x81\x7f" + n.to_bytes(8, "big") + head + b"x" * (n - len(head)))
+        w.write(b"\x81\x05hello")
+        await w.drain()
+        await asyncio.sleep(2)
+
+    srv, port = await serve(handler)
+    c = await ws.connect("ws://127.0.0.1:%d/x" % port, max_size=1 << 20)
+    try:
+        await asyncio.wait_for_ms(c.recv(), 5000)
+        raise AssertionError("the message was not dropped")
+    except ws.Dropped as d:
+        eq(d.head, (head + b"x" * 64)[:64].decode())
+        eq(d.size, n)
+    eq(await asyncio.wait_for_ms(c.recv(), 5000), "hello")
+    srv.close()
+
+
 async def test_no_data_frame_goes_out_after_our_close_frame():
     seen = []
     ended = asyncio.Event()

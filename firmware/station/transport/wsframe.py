@@ -462,10 +462,10 @@ class WS:
                     return data.decode()
                 except UnicodeError:
                     await self._fail(1007, "text message is not UTF-8")
-                except MemoryError:
+                except MemoryError:  # joining the parts, or the str of the whole
                     self._npeek = 0
-                    self._keep(parts[0])
-                    parts = None
+                    self._keep(data if parts is None else parts[0])
+                    parts = data = None
                     gc.collect()
                     log.warn(_TAG, "no memory to assemble a %d-byte message: dropped", size)
                     raise self._dropped(size) from None
