@@ -26,19 +26,10 @@ def tight():
 
 # pinned: the same inputs every run, so a failure replays (tools/robust/fuzz.py prints the seed of each run)
 SEED_WARM, SEED_RUN = 60101, 60102
-KINDS = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "TransactionEvent",
-         "LogStatusNotification", "FirmwareStatusNotification", "SignChargingStationCertificate",
-         "SignV2GCertificate", "SignCombinedCertificate", "PublishFirmwareStatusNotification")
 
 
 def test_fuzz_short(fz):
-    # Warm-up: every path that loads code on first use (producers, certificates, schema tables), so the
-    # heap comparison below sees state, not modules that a random input happened to load late.
-    for kind in KINDS:
-        fz.call("TriggerMessage", {"requestedMessage": kind, "evse": {"id": 1, "connectorId": 1}})
-    fz.call("CertificateSigned", {"certificateChain": "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----"})
-    for action in fuzz.ACTIONS:  # each action's schema table is decoded on its first use
-        fz.call(action, {})
+    fz.load()  # warm-up: every path that loads code on first use, so the heap comparison sees state
     fz.fuzz(100, seed=SEED_WARM)
     warm_index = fz.settle()  # small inputs of each kind, a probe answered, then heap samples
     fz.fuzz(150, seed=SEED_RUN)
