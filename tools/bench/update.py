@@ -38,6 +38,11 @@ def _blob(n):
         os.urandom(body)
 
 
+def _at(st, since, text):
+    # the index of the first station log line from `since` on that contains text
+    return next(i for i, ln in enumerate(st.lines) if i >= since and text in ln)
+
+
 def _holds(lines, start, end):
     # the longest event-loop hold of each 100 ms (boards/host/station_holdmon.py) between two log lines
     return [int(ln.split("hold: max ")[1].split()[0]) for ln in lines[start:end] if "hold: max " in ln]
@@ -77,7 +82,7 @@ def run(size):
             # from the UpdateFirmware answer: Downloading is queued at the start but may reach the CSMS later
             t0 = next(m.t for m in csms.log if m.dir == "in" and m.type == 3 and m.id == next(
                 o.id for o in csms.log if o.dir == "out" and o.action == "UpdateFirmware"))
-            end = next(i for i, ln in enumerate(st.lines) if i >= mark1 and "job 1: Downloaded" in ln)
+            end = _at(st, mark1, "job 1: Downloaded")
             fast_holds = _holds(st.lines, mark1, end + 3)  # + the window the end fell in
             # the heap: a second request (the first is cancelled), all its code loaded by the first, slowly served
             before = kit.wait_heap_sample(st, st.mark())[0]
@@ -89,7 +94,7 @@ def run(size):
             while status(2) == "Downloading":
                 slow.append(kit.trigger(csms, SID, "Heartbeat")[1])
             csms.wait(lambda log: status(2) == "InstallScheduled", 60)
-            end = next(i for i, ln in enumerate(st.lines) if i >= mark and "job 2: Downloaded" in ln)
+            end = _at(st, mark, "job 2: Downloaded")
             heap = [x[0] for x in kit.heap_samples(st.lines[:end], mark)]
             holds = _holds(st.lines, mark, end)
             # the same download with nothing else going on: the download's own heap
@@ -97,8 +102,8 @@ def run(size):
             mark = st.mark()
             assert csms.call(SID, "UpdateFirmware", {"requestId": 3, "firmware": fw})["status"] == "AcceptedCanceled"
             csms.wait(lambda log: status(3) == "InstallScheduled", 60)
-            end = next(i for i, ln in enumerate(st.lines) if i >= mark and "job 3: Downloaded" in ln)
-            start = next(i for i, ln in enumerate(st.lines) if i >= mark and "job 3: Downloading" in ln)
+            end = _at(st, mark, "job 3: Downloaded")
+            start = _at(st, mark, "job 3: Downloading")
             quiet = [x[0] for x in kit.heap_samples(st.lines[:end], start)]
             asked = [x[0] for x in kit.heap_samples(st.lines[:start], mark)]  # the request, the cancel
             return {"size": size, "final": status(1), "download_s": t["Downloaded"] - t0,
