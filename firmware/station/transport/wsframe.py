@@ -440,8 +440,7 @@ class WS:
                 part = await self._payload(n) if n else b""
                 if part is None:
                     log.warn(_TAG, "no memory for a %d-byte message: dropped", size)
-                    starved = True
-                    self._npeek = 0
+                    starved = True  # _npeek is 0 here: _dropped() leaves it so
                     if parts:
                         self._keep(parts[0])
             if part is None:  # dropped, the rest of it skipped; the link lives on
@@ -463,7 +462,6 @@ class WS:
                 except UnicodeError:
                     await self._fail(1007, "text message is not UTF-8")
                 except MemoryError:  # joining the parts, or the str of the whole
-                    self._npeek = 0
                     self._keep(data if parts is None else parts[0])
                     parts = data = None
                     gc.collect()
